@@ -1,0 +1,470 @@
+//! The image pipeline: decode (PNG, JPEG; 8/16-bit gray, RGB, RGBA) under size limits, convert
+//! to one gray channel, resize keeping the aspect ratio, zero-pad to N×N, optionally equalise
+//! the histogram and augment, and normalise to [-1, 1].
+
+use std::fs::File;
+use std::io::{BufReader, Cursor, Read, Seek};
+use std::path::Path;
+
+use image::{DynamicImage, ImageBuffer, ImageError, ImageReader, Luma, imageops};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::{DataError, Result};
+
+/// Upper bounds on what a decoder may read or allocate, so an untrusted file (a
+/// decompression bomb, a 50,000×50,000 header) is refused before any large allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecodeLimits {
+    /// Largest width accepted, in pixels.
+    pub max_width: u32,
+    /// Largest height accepted, in pixels.
+    pub max_height: u32,
+    /// Largest allocation the decoder may make, in bytes.
+    pub max_alloc: u64,
+    /// Largest file accepted, in bytes.
+    pub max_file_bytes: u64,
+}
+
+impl Default for DecodeLimits {
+    /// 16,384 px a side, 1 GiB of decoder memory, 256 MiB files: every real radiograph fits.
+    fn default() -> Self {
+        Self {
+            max_width: 16_384,
+            max_height: 16_384,
+            max_alloc: 1 << 30,
+            max_file_bytes: 256 << 20,
+        }
+    }
+}
+
+/// A gray image with values in [0, 1], row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrayImage {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `width × height` values in [0, 1].
+    pub pixels: Vec<f32>,
+}
+
+/// Decodes an image file into one gray channel in [0, 1].
+pub fn decode_file(path: &Path, limits: &DecodeLimits) -> Result<GrayImage> {
+    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+    let len = file.metadata().map_err(|e| DataError::io(path, e))?.len();
+    if len == 0 {
+        return Err(DataError::EmptyFile {
+            path: path.to_path_buf(),
+        });
+    }
+    if len > limits.max_file_bytes {
+        return Err(DataError::TooLarge {
+            path: path.to_path_buf(),
+            message: format!("{len} bytes > limit {}", limits.max_file_bytes),
+        });
+    }
+    decode_reader(BufReader::new(file), path, limits)
+}
+
+/// Decodes in-memory image bytes; `name` is used in error messages.
+pub fn decode_bytes(bytes: &[u8], name: &Path, limits: &DecodeLimits) -> Result<GrayImage> {
+    if bytes.is_empty() {
+        return Err(DataError::EmptyFile {
+            path: name.to_path_buf(),
+        });
+    }
+    if bytes.len() as u64 > limits.max_file_bytes {
+        return Err(DataError::TooLarge {
+            path: name.to_path_buf(),
+            message: format!("{} bytes > limit {}", bytes.len(), limits.max_file_bytes),
+        });
+    }
+    decode_reader(Cursor::new(bytes), name, limits)
+}
+
+fn decode_reader<R: Read + Seek + std::io::BufRead>(
+    reader: R,
+    path: &Path,
+    limits: &DecodeLimits,
+) -> Result<GrayImage> {
+    let decode_err = |message: String| DataError::Decode {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut reader = ImageReader::new(reader)
+        .with_guessed_format()
+        .map_err(|e| DataError::io(path, e))?;
+    match reader.format() {
+        Some(image::ImageFormat::Png | image::ImageFormat::Jpeg) => {}
+        Some(other) => return Err(decode_err(format!("unsupported format {other:?}"))),
+        None => return Err(decode_err("not a PNG or JPEG file".into())),
+    }
+    let mut l = image::Limits::default();
+    l.max_image_width = Some(limits.max_width);
+    l.max_image_height = Some(limits.max_height);
+    l.max_alloc = Some(limits.max_alloc);
+    reader.limits(l);
+    let img = reader.decode().map_err(|e| match e {
+        ImageError::Limits(l) => DataError::TooLarge {
+            path: path.to_path_buf(),
+            message: l.to_string(),
+        },
+        ImageError::IoError(io) => decode_err(format!("truncated or unreadable: {io}")),
+        other => decode_err(other.to_string()),
+    })?;
+    Ok(to_gray(img))
+}
+
+/// Converts any decoded image to one gray channel in [0, 1] (16-bit precision kept; alpha
+/// ignored; colour by Rec. 709 luma).
+pub fn to_gray(img: DynamicImage) -> GrayImage {
+    let (width, height) = (img.width(), img.height());
+    let pixels = match img {
+        DynamicImage::ImageLuma8(b) => b.into_raw().into_iter().map(|v| v as f32 / 255.0).collect(),
+        DynamicImage::ImageLuma16(b) => b
+            .into_raw()
+            .into_iter()
+            .map(|v| v as f32 / 65535.0)
+            .collect(),
+        other => other.to_luma32f().into_raw(),
+    };
+    GrayImage {
+        width,
+        height,
+        pixels,
+    }
+}
+
+/// Random augmentation, applied to training images only (never when scoring).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Augment {
+    /// Probability of a horizontal flip.
+    pub flip_probability: f32,
+    /// Largest rotation, in degrees, either way.
+    pub max_rotation_deg: f32,
+}
+
+impl Default for Augment {
+    fn default() -> Self {
+        Self {
+            flip_probability: 0.5,
+            max_rotation_deg: 5.0,
+        }
+    }
+}
+
+/// How images are turned into network input.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PreprocessConfig {
+    /// Output side N: images become N×N.
+    pub size: u32,
+    /// Histogram-equalise the image content (before padding).
+    pub equalize: bool,
+    /// Augmentation, or `None` (always `None` for evaluation).
+    pub augment: Option<Augment>,
+    /// Decoder limits.
+    pub limits: DecodeLimits,
+}
+
+impl PreprocessConfig {
+    /// N×N output, no equalisation, no augmentation, default limits.
+    pub fn new(size: u32) -> Self {
+        Self {
+            size,
+            equalize: false,
+            augment: None,
+            limits: DecodeLimits::default(),
+        }
+    }
+
+    /// Turns histogram equalisation on or off.
+    pub fn with_equalize(mut self, equalize: bool) -> Self {
+        self.equalize = equalize;
+        self
+    }
+
+    /// Sets the augmentation.
+    pub fn with_augment(mut self, augment: Option<Augment>) -> Self {
+        self.augment = augment;
+        self
+    }
+
+    /// Checks the parameters.
+    pub fn validate(&self) -> Result<()> {
+        if !(8..=4096).contains(&self.size) {
+            return Err(DataError::InvalidParameter(format!(
+                "image size {} out of range 8..=4096",
+                self.size
+            )));
+        }
+        if let Some(a) = self.augment {
+            if !(0.0..=1.0).contains(&a.flip_probability)
+                || !(0.0..=45.0).contains(&a.max_rotation_deg)
+            {
+                return Err(DataError::InvalidParameter(
+                    "augmentation: flip probability must be in [0, 1] and rotation in [0, 45] degrees".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where the image content sits inside the padded N×N square.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    /// Original width in pixels.
+    pub original_width: u32,
+    /// Original height in pixels.
+    pub original_height: u32,
+    /// Left edge of the content in the square.
+    pub x: u32,
+    /// Top edge of the content in the square.
+    pub y: u32,
+    /// Content width in the square.
+    pub width: u32,
+    /// Content height in the square.
+    pub height: u32,
+}
+
+/// A preprocessed image: N×N values in [-1, 1] (padding is -1) and where the content lies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preprocessed {
+    /// Side N.
+    pub size: u32,
+    /// N×N values in [-1, 1], row-major.
+    pub pixels: Vec<f32>,
+    /// The content's place in the square, to map results back to the original image.
+    pub placement: Placement,
+}
+
+/// Decodes and preprocesses one file. `seed` drives the augmentation, if any.
+pub fn load(path: &Path, config: &PreprocessConfig, seed: u64) -> Result<Preprocessed> {
+    let gray = decode_file(path, &config.limits)?;
+    preprocess(&gray, config, seed)
+}
+
+/// Preprocesses a decoded gray image.
+pub fn preprocess(img: &GrayImage, config: &PreprocessConfig, seed: u64) -> Result<Preprocessed> {
+    config.validate()?;
+    if img.width == 0 || img.height == 0 || img.pixels.len() != (img.width * img.height) as usize {
+        return Err(DataError::InvalidParameter(format!(
+            "image of {}×{} with {} values",
+            img.width,
+            img.height,
+            img.pixels.len()
+        )));
+    }
+    let n = config.size;
+    let scale = n as f32 / img.width.max(img.height) as f32;
+    let w = ((img.width as f32 * scale).round() as u32).clamp(1, n);
+    let h = ((img.height as f32 * scale).round() as u32).clamp(1, n);
+    let buf: ImageBuffer<Luma<f32>, Vec<f32>> =
+        ImageBuffer::from_raw(img.width, img.height, img.pixels.clone())
+            .ok_or_else(|| DataError::InvalidParameter("image buffer size mismatch".into()))?;
+    let resized = if (w, h) == (img.width, img.height) {
+        buf
+    } else {
+        imageops::resize(&buf, w, h, imageops::FilterType::Triangle)
+    };
+    let mut content = resized.into_raw();
+    for v in &mut content {
+        *v = v.clamp(0.0, 1.0);
+    }
+    if config.equalize {
+        equalize(&mut content);
+    }
+    let (x0, y0) = ((n - w) / 2, (n - h) / 2);
+    let mut square = vec![0.0f32; (n * n) as usize];
+    for row in 0..h {
+        let src = &content[(row * w) as usize..((row + 1) * w) as usize];
+        let start = ((y0 + row) * n + x0) as usize;
+        square[start..start + w as usize].copy_from_slice(src);
+    }
+    for v in &mut square {
+        *v = *v * 2.0 - 1.0;
+    }
+    let mut out = Preprocessed {
+        size: n,
+        pixels: square,
+        placement: Placement {
+            original_width: img.width,
+            original_height: img.height,
+            x: x0,
+            y: y0,
+            width: w,
+            height: h,
+        },
+    };
+    if let Some(aug) = config.augment {
+        augment(&mut out, &aug, seed);
+    }
+    Ok(out)
+}
+
+/// Applies a seeded random flip and rotation to a preprocessed image (padding stays -1).
+pub fn augment(image: &mut Preprocessed, aug: &Augment, seed: u64) {
+    let n = image.size as usize;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    if rng.random::<f32>() < aug.flip_probability {
+        flip_horizontal(&mut image.pixels, n);
+    }
+    let angle = rng.random_range(-aug.max_rotation_deg..=aug.max_rotation_deg);
+    if angle != 0.0 {
+        image.pixels = rotate(&image.pixels, n, angle.to_radians(), -1.0);
+    }
+}
+/// Histogram equalisation of values in [0, 1] over 256 bins.
+pub fn equalize(values: &mut [f32]) {
+    const BINS: usize = 256;
+    let bin = |v: f32| ((v.clamp(0.0, 1.0) * (BINS - 1) as f32).round() as usize).min(BINS - 1);
+    let mut hist = [0usize; BINS];
+    for &v in values.iter() {
+        hist[bin(v)] += 1;
+    }
+    let mut cdf = [0usize; BINS];
+    let mut acc = 0;
+    for (c, h) in cdf.iter_mut().zip(hist) {
+        acc += h;
+        *c = acc;
+    }
+    let total = values.len();
+    let cdf_min = cdf.iter().copied().find(|&c| c > 0).unwrap_or(0);
+    if total <= cdf_min {
+        return; // a constant image stays as it is
+    }
+    let denom = (total - cdf_min) as f32;
+    for v in values.iter_mut() {
+        *v = (cdf[bin(*v)].saturating_sub(cdf_min)) as f32 / denom;
+    }
+}
+
+/// Mirrors an n×n image left–right in place.
+pub fn flip_horizontal(square: &mut [f32], n: usize) {
+    for row in square.chunks_exact_mut(n) {
+        row.reverse();
+    }
+}
+
+/// Rotates an n×n image about its centre by `angle` radians (bilinear; `fill` outside).
+pub fn rotate(square: &[f32], n: usize, angle: f32, fill: f32) -> Vec<f32> {
+    let (s, c) = angle.sin_cos();
+    let centre = (n as f32 - 1.0) / 2.0;
+    let at = |x: isize, y: isize| {
+        if x < 0 || y < 0 || x >= n as isize || y >= n as isize {
+            fill
+        } else {
+            square[y as usize * n + x as usize]
+        }
+    };
+    let mut out = vec![0.0; n * n];
+    for y in 0..n {
+        for x in 0..n {
+            let (dx, dy) = (x as f32 - centre, y as f32 - centre);
+            let sx = c * dx + s * dy + centre;
+            let sy = -s * dx + c * dy + centre;
+            let (fx, fy) = (sx.floor(), sy.floor());
+            let (ax, ay) = (sx - fx, sy - fy);
+            let (ix, iy) = (fx as isize, fy as isize);
+            out[y * n + x] = (1.0 - ay) * ((1.0 - ax) * at(ix, iy) + ax * at(ix + 1, iy))
+                + ay * ((1.0 - ax) * at(ix, iy + 1) + ax * at(ix + 1, iy + 1));
+        }
+    }
+    out
+}
+
+/// Draws an augmentation seed for item `index` of a run seeded with `seed`.
+pub fn item_seed(seed: u64, index: u64) -> u64 {
+    // SplitMix64 of the pair: cheap, stable across platforms and versions.
+    let mut z = seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gray(w: u32, h: u32, f: impl Fn(u32, u32) -> f32) -> GrayImage {
+        let pixels = (0..h)
+            .flat_map(|y| (0..w).map(move |x| (x, y)))
+            .map(|(x, y)| f(x, y))
+            .collect();
+        GrayImage {
+            width: w,
+            height: h,
+            pixels,
+        }
+    }
+
+    #[test]
+    fn resize_keeps_aspect_and_pads_with_minus_one() {
+        let img = gray(40, 20, |_, _| 1.0);
+        let p = preprocess(&img, &PreprocessConfig::new(16), 0).unwrap();
+        assert_eq!(
+            p.placement,
+            Placement {
+                original_width: 40,
+                original_height: 20,
+                x: 0,
+                y: 4,
+                width: 16,
+                height: 8
+            }
+        );
+        assert_eq!(p.pixels.len(), 256);
+        assert_eq!(p.pixels[0], -1.0); // top padding row
+        assert!((p.pixels[4 * 16] - 1.0).abs() < 1e-6); // first content row
+        assert_eq!(p.pixels[12 * 16], -1.0); // bottom padding
+        assert!(p.pixels.iter().all(|v| (-1.0..=1.0).contains(v)));
+    }
+
+    #[test]
+    fn equalize_spreads_values() {
+        let mut v: Vec<f32> = (0..100).map(|i| 0.4 + 0.001 * i as f32).collect();
+        equalize(&mut v);
+        let (min, max) = v
+            .iter()
+            .fold((1.0f32, 0.0f32), |(a, b), &x| (a.min(x), b.max(x)));
+        assert_eq!(min, 0.0);
+        assert_eq!(max, 1.0);
+        let mut c = vec![0.3f32; 10];
+        equalize(&mut c);
+        assert!(c.iter().all(|&x| x == 0.3));
+    }
+
+    #[test]
+    fn augmentation_is_seeded() {
+        let img = gray(32, 32, |x, y| ((x * 7 + y * 3) % 32) as f32 / 31.0);
+        let cfg = PreprocessConfig::new(32).with_augment(Some(Augment {
+            flip_probability: 0.5,
+            max_rotation_deg: 10.0,
+        }));
+        let a = preprocess(&img, &cfg, 42).unwrap();
+        let b = preprocess(&img, &cfg, 42).unwrap();
+        let c = preprocess(&img, &cfg, 43).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a.pixels, c.pixels);
+        let plain = preprocess(&img, &PreprocessConfig::new(32), 42).unwrap();
+        assert_ne!(a.pixels, plain.pixels);
+    }
+
+    #[test]
+    fn flip_and_rotate() {
+        let mut sq = vec![0.0, 1.0, 2.0, 3.0];
+        flip_horizontal(&mut sq, 2);
+        assert_eq!(sq, vec![1.0, 0.0, 3.0, 2.0]);
+        let img: Vec<f32> = (0..9).map(|i| i as f32).collect();
+        let r = rotate(&img, 3, std::f32::consts::FRAC_PI_2, 0.0);
+        // a quarter turn moves the centre nowhere and corners to corners
+        assert!((r[4] - 4.0).abs() < 1e-5);
+        let mut corners = [r[0], r[2], r[6], r[8]];
+        corners.sort_by(f32::total_cmp);
+        for (got, want) in corners.iter().zip([0.0, 2.0, 6.0, 8.0]) {
+            assert!((got - want).abs() < 1e-4, "{r:?}");
+        }
+    }
+}

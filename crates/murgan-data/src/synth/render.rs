@@ -1,0 +1,427 @@
+//! Rasterises an [`Anatomy`] into a radiograph: projected densities of tissue and bone
+//! (cortical shell brighter than the medullary canal), pathology, exposure, noise and a
+//! side marker.
+
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use super::anatomy::{Anatomy, Bone, P2, Part};
+use crate::pipeline::GrayImage;
+
+/// Attenuation per unit length of cortical bone, medullary bone and soft tissue.
+const MU_CORTEX: f32 = 12.0;
+const MU_MEDULLA: f32 = 3.0;
+const MU_TISSUE: f32 = 1.6;
+/// Soft-tissue thickness at which its density starts to saturate.
+const TISSUE_SAT: f32 = 0.3;
+/// Narrowest fracture gap, in image widths (about 2 pixels at 128×128).
+const MIN_GAP: f32 = 0.014;
+/// Shortest lesion half-length, in image widths: small bones still show a lesion.
+const MIN_LESION: f32 = 0.03;
+/// Extra attenuation of metal (saturates the film).
+const MU_METAL: f32 = 3.5;
+
+/// What is wrong with an abnormal study.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pathology {
+    /// A dark jagged discontinuity across a bone, optionally displaced.
+    Fracture {
+        /// Obliquity of the fracture line, radians.
+        obliquity: f32,
+        /// Gap width as a fraction of the bone radius.
+        gap: f32,
+        /// Displacement of the distal fragment (along, across), in bone radii.
+        displacement: P2,
+        /// Phases of the jagged line.
+        phases: [f32; 3],
+    },
+    /// Very bright metal: a plate along the bone with screws across it.
+    Hardware {
+        /// Plate length as a fraction of the shaft length.
+        length: f32,
+        /// Which side of the bone the plate sits on (+1 or -1).
+        side: f32,
+        /// Number of screws.
+        screws: u8,
+    },
+    /// A lytic (dark) or sclerotic (bright) region in a bone.
+    Lesion {
+        /// `true` for a lytic lesion, `false` for a sclerotic one.
+        lytic: bool,
+        /// Half-length along the bone, in bone radii.
+        rx: f32,
+        /// Half-width across the bone, in bone radii.
+        ry: f32,
+        /// Offset from the bone's axis, in bone radii.
+        offset: f32,
+    },
+}
+
+impl Pathology {
+    /// A short name: `fracture`, `hardware`, `lytic_lesion` or `sclerotic_lesion`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Pathology::Fracture { .. } => "fracture",
+            Pathology::Hardware { .. } => "hardware",
+            Pathology::Lesion { lytic: true, .. } => "lytic_lesion",
+            Pathology::Lesion { lytic: false, .. } => "sclerotic_lesion",
+        }
+    }
+
+    /// Draws a random pathology.
+    pub fn random<R: Rng>(rng: &mut R) -> Self {
+        match rng.random_range(0..3) {
+            0 => Pathology::Fracture {
+                obliquity: rng.random_range(-0.6..0.6),
+                gap: rng.random_range(0.3..0.7),
+                displacement: if rng.random_bool(0.6) {
+                    (rng.random_range(-0.4..0.4), rng.random_range(-0.9..0.9))
+                } else {
+                    (0.0, 0.0)
+                },
+                phases: [
+                    rng.random_range(0.0..6.3),
+                    rng.random_range(0.0..6.3),
+                    rng.random_range(0.0..6.3),
+                ],
+            },
+            1 => Pathology::Hardware {
+                length: rng.random_range(0.25..0.45),
+                side: if rng.random_bool(0.5) { 1.0 } else { -1.0 },
+                screws: rng.random_range(2..5),
+            },
+            _ => Pathology::Lesion {
+                lytic: rng.random_bool(0.5),
+                rx: rng.random_range(1.2..2.4),
+                ry: rng.random_range(0.7..0.95),
+                offset: rng.random_range(-0.3..0.3),
+            },
+        }
+    }
+}
+
+/// A pathology placed on one bone's main shaft at relative position `at` (0..1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Finding {
+    /// Index of the bone in [`Anatomy::bones`].
+    pub bone: usize,
+    /// Position along the shaft, 0 at one end and 1 at the other.
+    pub at: f32,
+    /// What it is.
+    pub pathology: Pathology,
+}
+
+/// How a view is taken: pose of the limb and exposure of the film.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct View {
+    /// Rotation of the limb, radians.
+    pub angle: f32,
+    /// Magnification.
+    pub scale: f32,
+    /// Shift of the limb, in image widths.
+    pub shift: P2,
+    /// Exposure multiplier of all attenuation.
+    pub exposure: f32,
+    /// Display gamma.
+    pub gamma: f32,
+    /// Scatter fog level.
+    pub fog: f32,
+    /// Standard deviation of the quantum noise.
+    pub noise: f32,
+    /// Side marker corner (0–3), or `None`.
+    pub marker: Option<u8>,
+    /// Mirror left–right (a left limb).
+    pub mirror: bool,
+}
+
+impl View {
+    /// Draws a random view.
+    pub fn random<R: Rng>(rng: &mut R) -> Self {
+        View {
+            angle: rng.random_range(-0.22..0.22),
+            scale: rng.random_range(0.9..1.1),
+            shift: (rng.random_range(-0.04..0.04), rng.random_range(-0.04..0.04)),
+            exposure: rng.random_range(0.8..1.25),
+            gamma: rng.random_range(0.8..1.25),
+            fog: rng.random_range(0.0..0.08),
+            noise: rng.random_range(0.01..0.03),
+            marker: if rng.random_bool(0.7) {
+                Some(rng.random_range(0..4))
+            } else {
+                None
+            },
+            mirror: rng.random_bool(0.5),
+        }
+    }
+
+    /// Maps an image point (unit square) to anatomy coordinates.
+    fn to_body(&self, p: P2) -> P2 {
+        let x = if self.mirror { 1.0 - p.0 } else { p.0 };
+        let (dx, dy) = (x - 0.5 - self.shift.0, p.1 - 0.5 - self.shift.1);
+        let (s, c) = (-self.angle).sin_cos();
+        (
+            (c * dx - s * dy) / self.scale + 0.5,
+            (s * dx + c * dy) / self.scale + 0.5,
+        )
+    }
+}
+
+/// Projected length of a chord through a disc of radius `r` at distance `d` from its centre.
+fn chord(r: f32, d: f32) -> f32 {
+    if d >= r {
+        0.0
+    } else {
+        2.0 * (r * r - d * d).sqrt()
+    }
+}
+
+/// Radius and distance from the axis of a part at `q`: the inputs of [`chord`].
+fn radial(part: &Part, q: P2) -> (f32, f32) {
+    match *part {
+        Part::Shaft { a, b, r } => {
+            let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+            let l2 = (dx * dx + dy * dy).max(1e-12);
+            let t = (((q.0 - a.0) * dx + (q.1 - a.1) * dy) / l2).clamp(0.0, 1.0);
+            let (cx, cy) = (a.0 + t * dx, a.1 + t * dy);
+            (r, ((q.0 - cx).powi(2) + (q.1 - cy).powi(2)).sqrt())
+        }
+        Part::Blob { c, rx, ry, angle } => {
+            let (s, co) = angle.sin_cos();
+            let (dx, dy) = (q.0 - c.0, q.1 - c.1);
+            let (lx, ly) = (co * dx + s * dy, -s * dx + co * dy);
+            let rho = ((lx / rx).powi(2) + (ly / ry).powi(2)).sqrt();
+            let r = (rx * ry).sqrt();
+            (r, rho * r)
+        }
+    }
+}
+
+/// Projected density of a bone at `q`: shell of cortical bone around a medullary core.
+fn bone_density(bone: &Bone, q: P2) -> f32 {
+    bone.parts
+        .iter()
+        .map(|p| {
+            let (r, d) = radial(p, q);
+            if d >= r {
+                return 0.0;
+            }
+            let ri = r * (1.0 - bone.cortex);
+            let inner = chord(ri, d);
+            MU_CORTEX * (chord(r, d) - inner) + MU_MEDULLA * inner
+        })
+        .fold(0.0, f32::max)
+        * bone.density
+}
+
+/// The local frame of a bone's main shaft: origin, unit axis, unit normal, length, radius.
+struct Frame {
+    a: P2,
+    dir: P2,
+    nrm: P2,
+    len: f32,
+    r: f32,
+}
+
+impl Frame {
+    fn of(bone: &Bone) -> Option<Frame> {
+        match bone.parts.first() {
+            Some(&Part::Shaft { a, b, r }) => {
+                let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+                let len = (dx * dx + dy * dy).sqrt().max(1e-6);
+                let dir = (dx / len, dy / len);
+                Some(Frame {
+                    a,
+                    dir,
+                    nrm: (-dir.1, dir.0),
+                    len,
+                    r,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// (along, across) coordinates of `q`.
+    fn local(&self, q: P2) -> P2 {
+        let (dx, dy) = (q.0 - self.a.0, q.1 - self.a.1);
+        (
+            dx * self.dir.0 + dy * self.dir.1,
+            dx * self.nrm.0 + dy * self.nrm.1,
+        )
+    }
+
+    fn point(&self, u: f32, v: f32) -> P2 {
+        (
+            self.a.0 + u * self.dir.0 + v * self.nrm.0,
+            self.a.1 + u * self.dir.1 + v * self.nrm.1,
+        )
+    }
+}
+
+fn smoothstep(edge0: f32, edge1: f32, x: f32) -> f32 {
+    let t = ((x - edge0) / (edge1 - edge0)).clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
+}
+
+/// The anatomy-space centre of a finding (for placing it within the film).
+pub fn finding_centre(anatomy: &Anatomy, finding: &Finding) -> Option<P2> {
+    let f = Frame::of(anatomy.bones.get(finding.bone)?)?;
+    Some(f.point(finding.at * f.len, 0.0))
+}
+
+/// Total attenuation at anatomy point `q`.
+fn attenuation(anatomy: &Anatomy, finding: Option<&Finding>, q: P2) -> f32 {
+    let tissue = anatomy
+        .tissue
+        .iter()
+        .map(|p| {
+            let (r, d) = radial(p, q);
+            chord(r, d)
+        })
+        .fold(0.0, f32::max);
+    // Thick soft tissue (a shoulder) saturates instead of glowing like bone.
+    let mut total = MU_TISSUE * TISSUE_SAT * (1.0 - (-tissue / TISSUE_SAT).exp());
+    for (i, bone) in anatomy.bones.iter().enumerate() {
+        let hit = finding.filter(|f| f.bone == i);
+        total += match (hit, Frame::of(bone)) {
+            (Some(f), Some(frame)) => pathological_bone(bone, &frame, f, q),
+            _ => bone_density(bone, q),
+        };
+    }
+    total
+}
+
+fn pathological_bone(bone: &Bone, frame: &Frame, f: &Finding, q: P2) -> f32 {
+    let (u, v) = frame.local(q);
+    let u0 = f.at * frame.len;
+    let r = frame.r;
+    match f.pathology {
+        Pathology::Fracture {
+            obliquity,
+            gap,
+            displacement,
+            phases,
+        } => {
+            let vn = v / r;
+            let jag = 0.22
+                * r
+                * ((3.1 * vn + phases[0]).sin()
+                    + 0.6 * (7.3 * vn + phases[1]).sin()
+                    + 0.4 * (13.7 * vn + phases[2]).sin());
+            let line = u0 + obliquity.tan() * v + jag;
+            let distal = u > line;
+            let q_src = if distal {
+                let (du, dv) = (displacement.0 * r, displacement.1 * r);
+                (
+                    q.0 - du * frame.dir.0 - dv * frame.nrm.0,
+                    q.1 - du * frame.dir.1 - dv * frame.nrm.1,
+                )
+            } else {
+                q
+            };
+            let density = bone_density(bone, q_src);
+            let half_gap = 0.5 * (gap * r).max(MIN_GAP);
+            let in_gap = 1.0 - smoothstep(half_gap, half_gap * 1.6, (u - line).abs());
+            density * (1.0 - 0.9 * in_gap)
+        }
+        Pathology::Lesion {
+            lytic,
+            rx,
+            ry,
+            offset,
+        } => {
+            let density = bone_density(bone, q);
+            let rho = (((u - u0) / (rx * r).max(MIN_LESION)).powi(2)
+                + ((v - offset * r) / (ry * r)).powi(2))
+            .sqrt();
+            let mask = 1.0 - smoothstep(0.7, 1.0, rho);
+            if density <= 0.0 {
+                density
+            } else if lytic {
+                density * (1.0 - 0.9 * mask)
+            } else {
+                density + 0.9 * mask
+            }
+        }
+        Pathology::Hardware {
+            length,
+            side,
+            screws,
+        } => {
+            let density = bone_density(bone, q);
+            let half = 0.5 * length * frame.len;
+            let pw = 0.55 * r;
+            let centre = side * (r * 1.1 + pw / 2.0);
+            let mut metal = 0.0;
+            if (u - u0).abs() < half && (v - centre).abs() < pw / 2.0 {
+                metal += MU_METAL;
+            }
+            let n = screws.max(1) as f32;
+            for k in 0..screws {
+                let uk = u0 - half + (k as f32 + 0.5) * (2.0 * half / n);
+                if (u - uk).abs() < 0.13 * r && v * side > -1.2 * r && v * side < centre * side + pw
+                {
+                    metal += 0.8 * MU_METAL;
+                }
+            }
+            density + metal
+        }
+    }
+}
+
+/// Renders one radiograph of `size`×`size` pixels (2×2 supersampled), values in [0, 1].
+pub fn render<R: Rng>(
+    anatomy: &Anatomy,
+    finding: Option<&Finding>,
+    view: &View,
+    size: u32,
+    noise_rng: &mut R,
+) -> GrayImage {
+    let n = size as usize;
+    let mut pixels = vec![0.0f32; n * n];
+    let inv = 1.0 / size as f32;
+    for y in 0..n {
+        for x in 0..n {
+            let mut acc = 0.0;
+            for (ox, oy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
+                let p = ((x as f32 + ox) * inv, (y as f32 + oy) * inv);
+                let a = attenuation(anatomy, finding, view.to_body(p));
+                acc += 1.0 - (-a * view.exposure).exp();
+            }
+            let fog = view.fog * (1.0 - 0.5 * (y as f32 * inv));
+            pixels[y * n + x] = (acc / 4.0).powf(view.gamma) + fog;
+        }
+    }
+    if let Some(corner) = view.marker {
+        draw_marker(&mut pixels, n, corner);
+    }
+    for v in &mut pixels {
+        let z: f32 = StandardNormal.sample(noise_rng);
+        *v = (*v + view.noise * z).clamp(0.0, 1.0);
+    }
+    GrayImage {
+        width: size,
+        height: size,
+        pixels,
+    }
+}
+
+/// A bright "L"-shaped lead marker in one corner, as radiographers place on the film.
+fn draw_marker(pixels: &mut [f32], n: usize, corner: u8) {
+    let s = (n / 12).max(3);
+    let t = (s / 4).max(1);
+    let m = n / 20;
+    let (x0, y0) = match corner {
+        0 => (m, m),
+        1 => (n - m - s, m),
+        2 => (m, n - m - s),
+        _ => (n - m - s, n - m - s),
+    };
+    for y in y0..y0 + s {
+        for x in x0..x0 + s {
+            if x < x0 + t || y >= y0 + s - t {
+                pixels[y * n + x] = 0.97;
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Examples and benchmarks of the murgan workspace.
