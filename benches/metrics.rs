@@ -1,6 +1,9 @@
 //! Criterion benchmarks of the metrics murgan computes on every evaluation: exact ROC-AUC,
 //! average precision and the bootstrap CI, on 40,000 scores (the size of MURA).
 
+// criterion_group! generates an undocumented function.
+#![allow(missing_docs)]
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use murgan_core::metrics::{average_precision, bootstrap_auc_ci, roc_auc};
 use rand::{Rng, SeedableRng};

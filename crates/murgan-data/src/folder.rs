@@ -53,15 +53,15 @@ impl ClassMap {
                 "name at least one normal class (e.g. --normal NORMAL)".into(),
             ));
         }
-        if let Some(ab) = &self.abnormal {
-            if let Some(both) = ab
-                .iter()
-                .find(|a| self.normal.iter().any(|n| n.eq_ignore_ascii_case(a)))
-            {
-                return Err(DataError::InvalidParameter(format!(
-                    "class {both:?} is named both normal and abnormal"
-                )));
-            }
+        if let Some(both) = self
+            .abnormal
+            .iter()
+            .flatten()
+            .find(|a| self.normal.iter().any(|n| n.eq_ignore_ascii_case(a)))
+        {
+            return Err(DataError::InvalidParameter(format!(
+                "class {both:?} is named both normal and abnormal"
+            )));
         }
         Ok(())
     }

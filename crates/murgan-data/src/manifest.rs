@@ -86,13 +86,12 @@ pub fn open(manifest: impl AsRef<Path>, options: &ManifestOptions) -> Result<Dat
         .map_err(|e| DataError::io(manifest, std::io::Error::other(e.to_string())))?;
     let mut rows = reader.records().enumerate().peekable();
     let mut columns = POSITIONAL;
-    if let Some((_, Ok(first))) = rows.peek() {
-        if first.get(0).is_some_and(|h| h.eq_ignore_ascii_case("path"))
-            || first.iter().any(|h| h.eq_ignore_ascii_case("label"))
-        {
-            columns = header_columns(first, manifest)?;
-            rows.next();
-        }
+    if let Some((_, Ok(first))) = rows.peek()
+        && (first.get(0).is_some_and(|h| h.eq_ignore_ascii_case("path"))
+            || first.iter().any(|h| h.eq_ignore_ascii_case("label")))
+    {
+        columns = header_columns(first, manifest)?;
+        rows.next();
     }
     let mut records = Vec::new();
     let mut problems = Vec::new();

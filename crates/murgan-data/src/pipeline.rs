@@ -199,14 +199,14 @@ impl PreprocessConfig {
                 self.size
             )));
         }
-        if let Some(a) = self.augment {
-            if !(0.0..=1.0).contains(&a.flip_probability)
-                || !(0.0..=45.0).contains(&a.max_rotation_deg)
-            {
-                return Err(DataError::InvalidParameter(
-                    "augmentation: flip probability must be in [0, 1] and rotation in [0, 45] degrees".into(),
-                ));
-            }
+        if let Some(a) = self.augment
+            && (!(0.0..=1.0).contains(&a.flip_probability)
+                || !(0.0..=45.0).contains(&a.max_rotation_deg))
+        {
+            return Err(DataError::InvalidParameter(
+                "augmentation: flip probability must be in [0, 1] and rotation in [0, 45] degrees"
+                    .into(),
+            ));
         }
         Ok(())
     }

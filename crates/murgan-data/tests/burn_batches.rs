@@ -1,5 +1,6 @@
 //! Burn integration: `[N, 1, H, W]` batches with labels, seeded shuffling, bad files skipped.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 #![cfg(feature = "burn")]
 
 mod common;

@@ -1,5 +1,6 @@
 //! Fixtures shared by the data tests: small PNGs and a MURA-shaped tree.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 #![allow(dead_code)]
 
 use std::fs;

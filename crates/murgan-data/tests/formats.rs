@@ -1,5 +1,7 @@
 //! Folder-layout and CSV-manifest data sets.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
+
 mod common;
 
 use std::fs;

@@ -1,6 +1,8 @@
 //! The image pipeline on real files: bit depths, colour types, formats, and every kind of
 //! bad file; the loader's skip-and-report behaviour and its cache.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
+
 mod common;
 
 use std::fs;

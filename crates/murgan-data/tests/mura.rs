@@ -1,6 +1,8 @@
 //! The MURA-v1.1 index on a small MURA-shaped fixture: CSV and tree-walk paths, both splits,
 //! and every kind of bad entry.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
+
 mod common;
 
 use std::fs;

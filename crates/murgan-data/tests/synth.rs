@@ -1,6 +1,8 @@
 //! The synthetic generator writes a MURA-v1.1 tree that the MURA index reads cleanly, the
 //! same bytes for the same seed.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;

@@ -1,5 +1,7 @@
 //! Plots are written as valid PNG and SVG files.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
+
 use murgan_metrics::{Roc, histogram_plot, roc_plot};
 
 #[test]

@@ -199,10 +199,11 @@ pub fn study_finding(anatomy: &Anatomy, study_seed: u64) -> Option<Finding> {
             at: rng.random_range(0.25..0.75),
             pathology,
         };
-        if let Some((x, y)) = render::finding_centre(anatomy, &finding) {
-            if (0.15..0.85).contains(&x) && (0.15..0.85).contains(&y) {
-                return Some(finding);
-            }
+        if let Some((x, y)) = render::finding_centre(anatomy, &finding)
+            && (0.15..0.85).contains(&x)
+            && (0.15..0.85).contains(&y)
+        {
+            return Some(finding);
         }
     }
     None

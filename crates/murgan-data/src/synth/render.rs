@@ -155,7 +155,7 @@ impl View {
     }
 
     /// Maps an image point (unit square) to anatomy coordinates.
-    fn to_body(&self, p: P2) -> P2 {
+    fn body_point(&self, p: P2) -> P2 {
         let x = if self.mirror { 1.0 - p.0 } else { p.0 };
         let (dx, dy) = (x - 0.5 - self.shift.0, p.1 - 0.5 - self.shift.1);
         let (s, c) = (-self.angle).sin_cos();
@@ -385,7 +385,7 @@ pub fn render<R: Rng>(
             let mut acc = 0.0;
             for (ox, oy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
                 let p = ((x as f32 + ox) * inv, (y as f32 + oy) * inv);
-                let a = attenuation(anatomy, finding, view.to_body(p));
+                let a = attenuation(anatomy, finding, view.body_point(p));
                 acc += 1.0 - (-a * view.exposure).exp();
             }
             let fog = view.fog * (1.0 - 0.5 * (y as f32 * inv));

@@ -1,0 +1,197 @@
+//! The `murgan` binary end to end: synth, dataset summary, metrics, and their errors.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn murgan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_murgan"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout_json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn synth_then_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = murgan(&[
+        "synth",
+        "--out",
+        p(tmp.path()),
+        "--per-category",
+        "6",
+        "--image-size",
+        "32",
+        "--categories",
+        "hand,XR_WRIST",
+        "--seed",
+        "3",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let written: usize = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+
+    let json = stdout_json(&murgan(&[
+        "dataset",
+        "summary",
+        "--root",
+        p(tmp.path()),
+        "--json",
+    ]));
+    let mut images = 0;
+    for split in ["train", "valid"] {
+        for cat in ["HAND", "WRIST"] {
+            let c = &json[split][cat];
+            images += c["normal_images"].as_u64().unwrap() + c["abnormal_images"].as_u64().unwrap();
+            let studies =
+                c["normal_studies"].as_u64().unwrap() + c["abnormal_studies"].as_u64().unwrap();
+            assert_eq!(
+                studies,
+                if split == "train" { 4 } else { 2 },
+                "{split} {cat}"
+            );
+        }
+    }
+    assert_eq!(images as usize, written);
+    assert!(json.get("test").is_none());
+
+    let table = murgan(&[
+        "dataset",
+        "summary",
+        "--root",
+        p(&tmp.path().join("MURA-v1.1")),
+    ]);
+    assert!(table.status.success());
+    assert!(String::from_utf8_lossy(&table.stdout).contains("| HAND |"));
+}
+
+#[test]
+fn summary_of_folder_and_csv_sets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = tmp.path();
+    for (dir, n) in [("train/NORMAL", 3), ("val/NORMAL", 1), ("val/PNEUMONIA", 2)] {
+        std::fs::create_dir_all(r.join(dir)).unwrap();
+        for i in 0..n {
+            image::GrayImage::new(8, 8)
+                .save(r.join(dir).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    let json = stdout_json(&murgan(&[
+        "dataset",
+        "summary",
+        "--root",
+        p(r),
+        "--format",
+        "folder",
+        "--normal",
+        "NORMAL",
+        "--json",
+    ]));
+    assert_eq!(json["train"]["ALL"]["normal_images"], 3);
+    assert_eq!(json["valid"]["ALL"]["abnormal_images"], 2);
+    assert_eq!(json["valid"]["ALL"]["abnormal_studies"], 2);
+
+    std::fs::write(r.join("m.csv"), "path,label,study\nval/NORMAL/0.png,0,a\nval/PNEUMONIA/0.png,1,b\nval/PNEUMONIA/1.png,1,b\n").unwrap();
+    let json = stdout_json(&murgan(&[
+        "dataset",
+        "summary",
+        "--root",
+        p(&r.join("m.csv")),
+        "--format",
+        "csv",
+        "--json",
+    ]));
+    assert_eq!(json["train"]["ALL"]["abnormal_images"], 2);
+    assert_eq!(json["train"]["ALL"]["abnormal_studies"], 1);
+
+    let no_normal = murgan(&["dataset", "summary", "--root", p(r), "--format", "folder"]);
+    assert!(!no_normal.status.success());
+    assert!(String::from_utf8_lossy(&no_normal.stderr).contains("--normal"));
+    let missing = murgan(&["dataset", "summary", "--root", p(&r.join("nowhere"))]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nowhere"));
+}
+
+#[test]
+fn metrics_json_plots_and_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("scores.csv");
+    std::fs::write(
+        &csv,
+        "category,study,label,score\nHAND,s1,negative,0.1\nHAND,s1,negative,0.3\nHAND,s2,positive,0.9\nHAND,s3,positive,0.2\nWRIST,s4,0,0.5\nWRIST,s5,abnormal,0.7\n",
+    )
+    .unwrap();
+    let plots = tmp.path().join("plots");
+    let json = stdout_json(&murgan(&[
+        "metrics",
+        "--scores",
+        p(&csv),
+        "--json",
+        "--plots",
+        p(&plots),
+        "--bootstrap",
+        "200",
+    ]));
+    assert_eq!(json["image"]["HAND"]["auc"], 0.75);
+    assert_eq!(json["image"]["WRIST"]["auc"], 1.0);
+    assert_eq!(json["image"]["ALL"]["n_normal"], 3);
+    assert_eq!(json["image"]["ALL"]["n_abnormal"], 3);
+    assert!(json["image"]["ALL"]["ap"].as_f64().unwrap() > 0.0);
+    assert!(
+        json["image"]["ALL"]["auc_ci_low"].as_f64().unwrap()
+            <= json["image"]["ALL"]["auc"].as_f64().unwrap()
+    );
+    assert_eq!(json["study"]["HAND"]["n_normal"], 1);
+    for f in [
+        "roc_image.png",
+        "roc_study.png",
+        "hist_HAND.png",
+        "hist_ALL.png",
+    ] {
+        assert!(image::open(plots.join(f)).is_ok(), "{f}");
+    }
+    // Study HAND s1 is 0.2 by mean (ties with s3: AUC 0.75) and 0.3 by max (AUC 0.5).
+    assert_eq!(json["study"]["HAND"]["auc"], 0.75);
+    let max = stdout_json(&murgan(&[
+        "metrics",
+        "--scores",
+        p(&csv),
+        "--json",
+        "--study-agg",
+        "max",
+        "--bootstrap",
+        "0",
+    ]));
+    assert_eq!(max["study"]["HAND"]["auc"], 0.5);
+    assert!(max["image"]["ALL"]["auc_ci_low"].is_null());
+
+    std::fs::write(&csv, "label,score\n0,0.1\n1,NaN\n").unwrap();
+    let nan = murgan(&["metrics", "--scores", p(&csv)]);
+    assert!(!nan.status.success());
+    let err = String::from_utf8_lossy(&nan.stderr);
+    assert!(err.contains("scores.csv:3") && err.contains("NaN"), "{err}");
+
+    std::fs::write(&csv, "label,score\n0,0.1\n0,0.4\n").unwrap();
+    let one = murgan(&["metrics", "--scores", p(&csv)]);
+    assert!(!one.status.success());
+    assert!(String::from_utf8_lossy(&one.stderr).contains("both normal and abnormal"));
+}
