@@ -120,6 +120,17 @@ fn main() -> Result<()> {
             curves.push((cat.to_string(), roc));
         }
     }
+    let mut csv = String::from("category,study,label,score\n");
+    for s in &scored {
+        let cat = s.category.as_deref().unwrap_or("");
+        let study = s.study.as_deref().unwrap_or("");
+        csv.push_str(&format!(
+            "{cat},{study},{},{}\n",
+            u8::from(s.label),
+            s.score
+        ));
+    }
+    std::fs::write(args.out.join("scores.csv"), csv)?;
     let report = Report::compute(
         &scored,
         &ReportOptions {
@@ -142,7 +153,7 @@ fn main() -> Result<()> {
     )?;
     println!("{table}");
     eprintln!(
-        "wrote table.md, table.json and roc.png to {}",
+        "wrote table.md, table.json, scores.csv and roc.png to {}",
         args.out.display()
     );
     Ok(())

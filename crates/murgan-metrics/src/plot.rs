@@ -104,6 +104,7 @@ fn draw_roc<DB: DrawingBackend>(
         .map_err(e)?;
     chart
         .configure_mesh()
+        .light_line_style(BLACK.mix(0.04))
         .x_desc("false-positive rate (1 − specificity)")
         .y_desc("true-positive rate (sensitivity)")
         .draw()
@@ -193,6 +194,7 @@ fn draw_hist<DB: DrawingBackend>(
         .map_err(e)?;
     chart
         .configure_mesh()
+        .light_line_style(BLACK.mix(0.04))
         .x_desc("anomaly score (higher = more anomalous)")
         .y_desc("fraction of images")
         .draw()
