@@ -1,6 +1,8 @@
 //! `murgan`: synthetic radiographs, data set summaries and anomaly-detection metrics from the
 //! command line.
 
+mod train;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -30,6 +32,8 @@ enum Command {
     Dataset(DatasetCommand),
     /// ROC-AUC, AP and thresholds per category from a CSV of scores.
     Metrics(MetricsArgs),
+    /// Train a GAN on the normal training images of a data set.
+    Train(train::TrainArgs),
 }
 
 #[derive(Args)]
@@ -109,10 +113,11 @@ fn main() -> Result<()> {
         Command::Synth(a) => run_synth(a),
         Command::Dataset(DatasetCommand::Summary(a)) => run_summary(a),
         Command::Metrics(a) => run_metrics(a),
+        Command::Train(a) => train::run(a),
     }
 }
 
-fn progress_bar(len: u64, what: &str) -> ProgressBar {
+pub(crate) fn progress_bar(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta} left)")
@@ -194,7 +199,7 @@ fn run_summary(a: SummaryArgs) -> Result<()> {
     Ok(())
 }
 
-fn report_problems(problems: &[data::DataError]) {
+pub(crate) fn report_problems(problems: &[data::DataError]) {
     if problems.is_empty() {
         return;
     }

@@ -1,6 +1,6 @@
 //! murgan: unsupervised anomaly detection on X-ray images with GANs.
 //!
-//! This facade is the one dependency other programs need: it re-exports the data and
+//! This facade is the one dependency other programs need: it re-exports the data, models and
 //! metrics crates, wraps their errors in one [`Error`], and maps a user's backend choice to
 //! a Burn [`Device`].
 //!
@@ -28,6 +28,7 @@ pub mod backend;
 pub use backend::{Backend, Device, device};
 pub use murgan_data as data;
 pub use murgan_metrics as metrics;
+pub use murgan_models as models;
 
 /// Any error of murgan's library crates.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +40,9 @@ pub enum Error {
     /// From `murgan-metrics`.
     #[error(transparent)]
     Metrics(#[from] murgan_metrics::MetricsError),
+    /// From `murgan-models`.
+    #[error(transparent)]
+    Models(#[from] murgan_models::ModelError),
     /// An I/O error outside the library crates.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -15,6 +15,7 @@
 
 #![warn(missing_docs)]
 
+pub mod atomic;
 #[cfg(feature = "burn")]
 pub mod burn_data;
 pub mod cache;

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::dataset::{DataSet, Format, require_dir, safe_join};
+use crate::dataset::{DataSet, Format, safe_join};
 use crate::{Category, DataError, ImageRecord, Label, Result, Split};
 
 /// How to read a manifest.
@@ -72,12 +72,10 @@ pub fn open(manifest: impl AsRef<Path>, options: &ManifestOptions) -> Result<Dat
             path: manifest.to_path_buf(),
         });
     }
-    let base = manifest.parent().unwrap_or(Path::new("."));
-    require_dir(if base.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        base
-    })?;
+    let base = match manifest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

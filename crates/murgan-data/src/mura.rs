@@ -111,7 +111,7 @@ pub fn open(root: impl AsRef<Path>) -> Result<DataSet> {
 
 /// The parts of a MURA image path below the data set folder:
 /// `<split>/XR_<CAT>/<patient>/<study>_<positive|negative>/<image>`.
-fn record_from_rel(dir: &Path, split: Split, rel: &[&str], path: PathBuf) -> Option<ImageRecord> {
+fn record_from_rel(split: Split, rel: &[&str], path: PathBuf) -> Option<ImageRecord> {
     let [split_dir, cat_dir, patient, study_dir, _image] = rel else {
         return None;
     };
@@ -121,7 +121,6 @@ fn record_from_rel(dir: &Path, split: Split, rel: &[&str], path: PathBuf) -> Opt
     let category = cat_dir.parse::<Category>().ok()?;
     let (_, suffix) = study_dir.rsplit_once('_')?;
     let label = suffix.parse::<Label>().ok()?;
-    let _ = dir;
     Some(ImageRecord {
         path,
         category: Some(category),
@@ -169,7 +168,7 @@ fn read_image_paths(
             }
         };
         let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
-        let Some(record) = record_from_rel(dir, split, &parts, path.clone()) else {
+        let Some(record) = record_from_rel(split, &parts, path.clone()) else {
             problems.push(DataError::Parse {
                 file: csv.to_path_buf(),
                 line: line_no,
@@ -213,7 +212,7 @@ fn walk_split(dir: &Path, split: Split, problems: &mut Vec<DataError>) -> Vec<Im
         };
         let rel_str = rel.to_string_lossy().replace('\\', "/");
         let parts: Vec<&str> = rel_str.split('/').collect();
-        match record_from_rel(dir, split, &parts, path.clone()) {
+        match record_from_rel(split, &parts, path.clone()) {
             Some(r) => out.push(r),
             None => problems.push(DataError::Parse {
                 file: path,

@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::atomic::write_atomic;
 use crate::{DataError, Result};
 
 /// Upper bounds on what a decoder may read or allocate, so an untrusted file (a
@@ -382,6 +383,22 @@ pub fn item_seed(seed: u64, index: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// Writes a gray image as an 8-bit PNG, atomically.
+pub fn write_png(path: &Path, img: &GrayImage) -> Result<()> {
+    let bytes: Vec<u8> = img
+        .pixels
+        .iter()
+        .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+        .collect();
+    let buf = image::GrayImage::from_raw(img.width, img.height, bytes).ok_or_else(|| {
+        DataError::InvalidParameter(format!("{}: image buffer size mismatch", path.display()))
+    })?;
+    let mut png = Vec::new();
+    buf.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| DataError::io(path, std::io::Error::other(e.to_string())))?;
+    write_atomic(path, &png)
 }
 
 #[cfg(test)]

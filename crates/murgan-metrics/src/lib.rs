@@ -28,7 +28,7 @@ pub mod study;
 
 pub use bootstrap::{Ci, bootstrap_auc_ci};
 pub use error::{MetricsError, Result};
-pub use plot::{histogram_plot, roc_plot};
+pub use plot::{histogram_plot, line_plot, roc_plot};
 pub use report::{
     ALL, Entry, Groups, Report, ReportOptions, ScoredImage, group_by_category, study_scores,
 };

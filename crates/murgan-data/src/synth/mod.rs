@@ -11,7 +11,6 @@ mod anatomy;
 mod render;
 
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use rand::{Rng, SeedableRng};
@@ -22,7 +21,9 @@ use serde::{Deserialize, Serialize};
 pub use anatomy::{Anatomy, Bone, Part};
 pub use render::{Finding, Pathology, View};
 
+use crate::atomic::write_atomic;
 use crate::mura::{MURA_DIR, image_paths_csv, labeled_studies_csv};
+pub use crate::pipeline::write_png;
 use crate::pipeline::{GrayImage, item_seed};
 use crate::{Category, DataError, Label, Result, Split};
 
@@ -326,35 +327,6 @@ pub fn preview(categories: &[Category], per_row: usize, size: u32, seed: u64) ->
         }
     }
     canvas
-}
-
-/// Writes a gray image as an 8-bit PNG, atomically.
-pub fn write_png(path: &Path, img: &GrayImage) -> Result<()> {
-    let bytes: Vec<u8> = img
-        .pixels
-        .iter()
-        .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
-        .collect();
-    let buf = image::GrayImage::from_raw(img.width, img.height, bytes).ok_or_else(|| {
-        DataError::InvalidParameter(format!("{}: image buffer size mismatch", path.display()))
-    })?;
-    let mut png = Vec::new();
-    buf.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| DataError::io(path, std::io::Error::other(e.to_string())))?;
-    write_atomic(path, &png)
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename, so readers never see a
-/// half-written file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    let mut f = fs::File::create(&tmp).map_err(|e| DataError::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| DataError::io(&tmp, e))?;
-    f.sync_all().map_err(|e| DataError::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))
 }
 
 #[cfg(test)]

@@ -1,0 +1,184 @@
+//! `murgan train`: AnoGAN, alpha-GAN or f-AnoGAN on the normal training images of a data set.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use murgan_core::data::{
+    self, Category, ClassMap, Filter, Format, Label, Loader, PreprocessConfig, Split,
+};
+use murgan_core::models::ModelKind;
+use murgan_core::models::nets::{CodeDiscriminatorConfig, DcganConfig};
+use murgan_core::models::train::{
+    AlphaGanConfig, AlphaGanTrainer, AnoGanConfig, AnoGanTrainer, DiscriminatorKind, FAnoGanConfig,
+    FAnoGanTrainer, Progress, TrainConfig, Trainer, TrainingSet,
+};
+
+/// Arguments of `murgan train`.
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Model: anogan, alphagan or fanogan (the GAN, then the izi encoder).
+    #[arg(long)]
+    model: String,
+    /// The data set: a MURA root, a folder-layout root or a CSV manifest.
+    #[arg(long)]
+    data: PathBuf,
+    /// Layout of the data set: mura, folder or csv.
+    #[arg(long, default_value = "mura")]
+    format: String,
+    /// Normal class folder(s) of a folder data set.
+    #[arg(long, value_delimiter = ',')]
+    normal: Vec<String>,
+    /// Train on these categories only (default: all), e.g. WRIST or HAND,FINGER.
+    #[arg(long, value_delimiter = ',')]
+    category: Vec<String>,
+    /// Output folder: checkpoints/, losses.csv, losses.png.
+    #[arg(long)]
+    out: PathBuf,
+    /// Side N of the N×N network input (a power of two ≥ 16).
+    #[arg(long, default_value_t = 64)]
+    image_size: usize,
+    /// Images per batch.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Training iterations (f-AnoGAN: of the GAN phase).
+    #[arg(long, default_value_t = 2000)]
+    iterations: usize,
+    /// f-AnoGAN: iterations of the encoder phase.
+    #[arg(long, default_value_t = 2000)]
+    encoder_iterations: usize,
+    /// Write a checkpoint every N iterations.
+    #[arg(long, default_value_t = 500)]
+    checkpoint_every: usize,
+    /// Seed of initialisation, batches and noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 2e-4)]
+    lr: f64,
+    /// Latent size.
+    #[arg(long, default_value_t = 100)]
+    latent: usize,
+    /// Network width (DCGAN's ngf = ndf).
+    #[arg(long, default_value_t = 64)]
+    width: usize,
+    /// alpha-GAN image discriminator: dcgan or patch.
+    #[arg(long, default_value = "dcgan")]
+    discriminator: String,
+    /// Histogram-equalise images.
+    #[arg(long)]
+    equalize: bool,
+    /// Cache preprocessed images in this folder.
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// Continue from the newest checkpoint in OUT.
+    #[arg(long)]
+    resume: bool,
+    /// Backend: cpu, wgpu or cuda (default: the first compiled in, GPUs first).
+    #[arg(long)]
+    device: Option<String>,
+}
+
+fn training_set(a: &TrainArgs) -> Result<TrainingSet> {
+    let format: Format = a.format.parse()?;
+    let classes = (!a.normal.is_empty()).then(|| ClassMap::normal(a.normal.clone()));
+    let set = data::open(&a.data, format, classes.as_ref())
+        .with_context(|| format!("opening {} as a {} data set", a.data.display(), a.format))?;
+    crate::report_problems(&set.problems);
+    let mut filter = Filter::all().split(Split::Train).label(Label::Normal);
+    for c in &a.category {
+        filter = filter.category(c.parse::<Category>()?);
+    }
+    let records = set.select(&filter);
+    if records.is_empty() {
+        bail!("{}: no normal training images match", a.data.display());
+    }
+    let size = u32::try_from(a.image_size).context("image size")?;
+    let mut loader = Loader::new(PreprocessConfig::new(size).with_equalize(a.equalize));
+    if let Some(dir) = &a.cache {
+        loader = loader.with_cache(data::Cache::new(dir)?);
+    }
+    eprintln!("loading {} normal training images", records.len());
+    let set = TrainingSet::load(&records, &loader, &a.data)?;
+    if set.summary.failed > 0 {
+        eprintln!(
+            "skipped {} images that could not be loaded",
+            set.summary.failed
+        );
+    }
+    Ok(set)
+}
+
+fn drive<T: Trainer>(mut trainer: T, data: &TrainingSet, a: &TrainArgs) -> Result<()> {
+    let bar = crate::progress_bar(trainer.total_iterations() as u64, "training");
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} ({eta} left) {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let last = murgan_core::models::train::run(
+        &mut trainer,
+        data,
+        &a.out,
+        a.checkpoint_every,
+        a.resume,
+        &mut |p: &Progress| {
+            bar.set_position(p.iteration as u64);
+            bar.set_prefix(p.phase);
+            let losses: Vec<String> = p
+                .losses
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.4}"))
+                .collect();
+            bar.set_message(losses.join("  "));
+            if let Some(c) = &p.checkpoint {
+                bar.println(format!("checkpoint {}", c.display()));
+            }
+        },
+    )?;
+    bar.finish_and_clear();
+    println!("trained {}; final checkpoint {}", a.model, last.display());
+    Ok(())
+}
+
+/// Runs `murgan train`.
+pub fn run(a: TrainArgs) -> Result<()> {
+    let kind: ModelKind = a.model.parse()?;
+    let device = murgan_core::device(a.device.as_deref())?;
+    let data = training_set(&a)?;
+    let model = DcganConfig::new()
+        .with_image_size(a.image_size)
+        .with_latent_dim(a.latent)
+        .with_gen_width(a.width)
+        .with_disc_width(a.width);
+    let train = TrainConfig::new()
+        .with_batch_size(a.batch_size)
+        .with_iterations(a.iterations)
+        .with_checkpoint_every(a.checkpoint_every)
+        .with_lr(a.lr)
+        .with_seed(a.seed);
+    match kind {
+        ModelKind::AnoGan => drive(
+            AnoGanTrainer::new(AnoGanConfig::new(model, train), &device)?,
+            &data,
+            &a,
+        ),
+        ModelKind::AlphaGan => {
+            let disc = match a.discriminator.to_ascii_lowercase().as_str() {
+                "dcgan" => DiscriminatorKind::Dcgan,
+                "patch" | "patchgan" => DiscriminatorKind::Patch,
+                other => bail!("--discriminator {other}: expected dcgan or patch"),
+            };
+            let code = CodeDiscriminatorConfig::new().with_latent_dim(a.latent);
+            let cfg = AlphaGanConfig::new(model, train, code).with_discriminator(disc);
+            drive(AlphaGanTrainer::new(cfg, &device)?, &data, &a)
+        }
+        ModelKind::FAnoGan => {
+            let cfg =
+                FAnoGanConfig::new(model, train).with_encoder_iterations(a.encoder_iterations);
+            drive(FAnoGanTrainer::new(cfg, &device)?, &data, &a)
+        }
+    }
+}

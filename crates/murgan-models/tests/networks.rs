@@ -1,0 +1,90 @@
+//! Output shapes of every network at 64 and 128, and the discriminator's feature map.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
+
+use burn::prelude::*;
+use murgan_models::nets::{
+    CodeDiscriminatorConfig, DcganConfig, EncoderConfig, PatchConfig, stages,
+};
+
+#[test]
+fn shapes_at_64_and_128() {
+    let device = Device::flex();
+    for n in [64usize, 128] {
+        let cfg = DcganConfig::new()
+            .with_image_size(n)
+            .with_latent_dim(10)
+            .with_gen_width(2)
+            .with_disc_width(2);
+        let g = cfg.init_generator(&device).unwrap();
+        let d = cfg.init_discriminator(&device).unwrap();
+        let x = g.forward(Tensor::random(
+            [3, 10],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        ));
+        assert_eq!(x.dims(), [3, 1, n, n]);
+        let v: Vec<f32> = x
+            .clone()
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec()
+            .unwrap();
+        assert!(v.iter().all(|p| (-1.0..=1.0).contains(p)), "tanh output");
+        let (logit, f) = d.forward(x.clone());
+        assert_eq!(logit.dims(), [3]);
+        // Last hidden layer: width · 2^(log2(N) − 3) channels at 4×4.
+        let ch = 2 << (stages(n).unwrap() - 1);
+        assert_eq!(f.dims(), [3, ch, 4, 4]);
+        assert_eq!(cfg.feature_channels(), ch);
+        let e = EncoderConfig::new()
+            .with_image_size(n)
+            .with_latent_dim(10)
+            .with_width(2)
+            .with_bounded(true)
+            .init(&device)
+            .unwrap();
+        let z = e.forward(x.clone());
+        assert_eq!(z.dims(), [3, 10]);
+        let zv: Vec<f32> = z.into_data().convert::<f32>().try_into_vec().unwrap();
+        assert!(zv.iter().all(|p| p.abs() < 1.0), "bounded codes");
+        let p = PatchConfig::new().with_width(2).init(&device).unwrap();
+        let (patches, pf) = p.forward(x);
+        // n → n/2 → n/4 → n/8 → n/8 − 1 → n/8 − 2 patches a side.
+        let side = n / 8 - 2;
+        assert_eq!(patches.dims(), [3, side * side]);
+        assert_eq!(pf.dims(), [3, 16, n / 8 - 1, n / 8 - 1]);
+    }
+    let c = CodeDiscriminatorConfig::new()
+        .with_latent_dim(10)
+        .with_hidden(8)
+        .init(&device)
+        .unwrap();
+    assert_eq!(c.forward(Tensor::zeros([5, 10], &device)).dims(), [5]);
+}
+
+#[test]
+fn bad_shapes_are_refused() {
+    let device = Device::flex();
+    for n in [0usize, 8, 48, 100] {
+        assert!(
+            DcganConfig::new()
+                .with_image_size(n)
+                .init_generator(&device)
+                .is_err(),
+            "{n}"
+        );
+    }
+    assert!(
+        DcganConfig::new()
+            .with_latent_dim(0)
+            .init_generator(&device)
+            .is_err()
+    );
+    assert!(
+        CodeDiscriminatorConfig::new()
+            .with_layers(0)
+            .init(&device)
+            .is_err()
+    );
+}

@@ -1,0 +1,356 @@
+//! Training on a tiny set: losses move the right way, runs are reproducible, checkpoints
+//! round-trip, resume continues exactly, and bad checkpoints are refused.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
+
+use std::path::Path;
+
+use burn::prelude::*;
+use murgan_models::checkpoint::{self, read_meta};
+use murgan_models::nets::{CodeDiscriminatorConfig, DcganConfig, Generator};
+use murgan_models::train::{
+    AlphaGanConfig, AlphaGanTrainer, AnoGanConfig, AnoGanTrainer, DiscriminatorKind, FAnoGanConfig,
+    FAnoGanTrainer, Progress, TrainConfig, Trainer, TrainingSet, run,
+};
+use murgan_models::{ModelError, ModelKind};
+
+const N: usize = 16;
+
+/// Bright discs on a dark background, at varying places: a shape a tiny GAN can learn.
+fn discs(count: usize) -> TrainingSet {
+    let images = (0..count)
+        .map(|k| {
+            let (cx, cy, r) = (
+                5.0 + (k % 6) as f32,
+                5.0 + (k / 6 % 6) as f32,
+                3.0 + (k % 3) as f32 * 0.5,
+            );
+            (0..N * N)
+                .map(|i| {
+                    let (x, y) = ((i % N) as f32, (i / N) as f32);
+                    if (x - cx).powi(2) + (y - cy).powi(2) < r * r {
+                        0.8
+                    } else {
+                        -0.9
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    TrainingSet::from_images(images, N).unwrap()
+}
+
+fn model() -> DcganConfig {
+    DcganConfig::new()
+        .with_image_size(N)
+        .with_latent_dim(8)
+        .with_gen_width(8)
+        .with_disc_width(8)
+}
+
+fn train_cfg(iterations: usize, every: usize) -> TrainConfig {
+    TrainConfig::new()
+        .with_batch_size(8)
+        .with_iterations(iterations)
+        .with_checkpoint_every(every)
+        .with_lr(2e-3)
+        .with_seed(3)
+}
+
+fn losses_of(out: &Path, name: &str) -> Vec<f32> {
+    let text = std::fs::read_to_string(out.join("losses.csv")).unwrap();
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[2] == name).then(|| f[3].parse().unwrap())
+        })
+        .collect()
+}
+
+fn mean(v: &[f32]) -> f32 {
+    v.iter().sum::<f32>() / v.len() as f32
+}
+
+fn outputs(g: &Generator) -> Vec<f32> {
+    let device = Device::flex();
+    let z = Tensor::from_data(
+        TensorData::new(
+            (0..16)
+                .map(|i| (i as f32 * 0.37).sin())
+                .collect::<Vec<f32>>(),
+            [2, 8],
+        ),
+        &device,
+    );
+    g.forward(z)
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec()
+        .unwrap()
+}
+
+fn no_progress(_: &Progress) {}
+
+/// Asserts two output vectors are identical, reporting the largest difference.
+fn assert_same(a: &[f32], b: &[f32], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    let worst = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(a == b, "{what}: outputs differ by up to {worst}");
+}
+
+#[test]
+fn alphagan_reconstruction_error_falls() {
+    let data = discs(36);
+    let dir = tempfile::tempdir().unwrap();
+    let (iters, lr) = (100, 1e-3);
+    let cfg = AlphaGanConfig::new(
+        model(),
+        train_cfg(iters, iters).with_lr(lr),
+        CodeDiscriminatorConfig::new()
+            .with_latent_dim(8)
+            .with_hidden(16),
+    );
+    let mut t = AlphaGanTrainer::new(cfg, &Device::flex()).unwrap();
+    let last = run(&mut t, &data, dir.path(), iters, false, &mut no_progress).unwrap();
+    let rec = losses_of(dir.path(), "rec_l1");
+    assert_eq!(rec.len(), iters);
+    let (first, end) = (mean(&rec[..10]), mean(&rec[iters - 10..]));
+    assert!(end < 0.8 * first, "reconstruction L1 {first} → {end}");
+    let meta = read_meta(&last).unwrap();
+    assert_eq!(meta.kind, ModelKind::AlphaGan);
+    assert_eq!(meta.iteration, iters);
+    for f in [
+        "encoder.bpk",
+        "generator.bpk",
+        "discriminator.bpk",
+        "code_discriminator.bpk",
+        "samples.png",
+    ] {
+        assert!(last.join(f).is_file(), "{f}");
+    }
+    assert!(dir.path().join("losses.png").is_file());
+}
+
+#[test]
+fn alphagan_with_patchgan_trains() {
+    let data = TrainingSet::from_images(vec![vec![0.1f32; 32 * 32]; 4], 32).unwrap();
+    let m = DcganConfig::new()
+        .with_image_size(32)
+        .with_latent_dim(4)
+        .with_gen_width(2)
+        .with_disc_width(2);
+    let cfg = AlphaGanConfig::new(
+        m,
+        train_cfg(2, 2),
+        CodeDiscriminatorConfig::new()
+            .with_latent_dim(4)
+            .with_hidden(4),
+    )
+    .with_discriminator(DiscriminatorKind::Patch);
+    let mut t = AlphaGanTrainer::new(cfg, &Device::flex()).unwrap();
+    let losses = t.step(0, &data).unwrap();
+    assert!(losses.iter().all(|(_, v)| v.is_finite()));
+}
+
+#[test]
+fn anogan_discriminator_beats_chance() {
+    let data = discs(36);
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = AnoGanTrainer::new(
+        AnoGanConfig::new(model(), train_cfg(40, 40)),
+        &Device::flex(),
+    )
+    .unwrap();
+    run(&mut t, &data, dir.path(), 40, false, &mut no_progress).unwrap();
+    let (real, fake) = (
+        losses_of(dir.path(), "d_real"),
+        losses_of(dir.path(), "d_fake"),
+    );
+    // Over the run the discriminator rates real images above generated ones.
+    assert!(
+        mean(&real[20..]) > mean(&fake[20..]) + 0.05,
+        "D(real) {} vs D(fake) {}",
+        mean(&real[20..]),
+        mean(&fake[20..])
+    );
+}
+
+#[test]
+fn same_seed_same_weights_and_checkpoint_round_trip() {
+    let data = discs(16);
+    let cfg = AnoGanConfig::new(model(), train_cfg(4, 4));
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut ta = AnoGanTrainer::new(cfg.clone(), &Device::flex()).unwrap();
+    let mut tb = AnoGanTrainer::new(cfg.clone(), &Device::flex()).unwrap();
+    let ca = run(&mut ta, &data, a.path(), 4, false, &mut no_progress).unwrap();
+    run(&mut tb, &data, b.path(), 4, false, &mut no_progress).unwrap();
+    assert_same(
+        &outputs(&ta.generator()),
+        &outputs(&tb.generator()),
+        "same seed",
+    );
+    let other = AnoGanTrainer::new(
+        AnoGanConfig::new(model(), train_cfg(4, 4).with_seed(4)),
+        &Device::flex(),
+    )
+    .unwrap();
+    assert_ne!(outputs(&ta.generator()), outputs(&other.generator()));
+
+    // Save → load gives identical outputs.
+    let fresh = cfg.model.init_generator(&Device::flex()).unwrap();
+    let loaded = checkpoint::load_module(&ca, "generator", fresh).unwrap();
+    assert_same(
+        &outputs(&loaded.valid()),
+        &outputs(&ta.generator()),
+        "save/load",
+    );
+}
+
+#[test]
+fn resume_continues_exactly_where_it_stopped() {
+    let data = discs(16);
+    let cfg = FAnoGanConfig::new(model(), train_cfg(4, 3)).with_encoder_iterations(3);
+    let whole = tempfile::tempdir().unwrap();
+    let mut t = FAnoGanTrainer::new(cfg.clone(), &Device::flex()).unwrap();
+    let mut seen = Vec::new();
+    run(
+        &mut t,
+        &data,
+        whole.path(),
+        3,
+        false,
+        &mut |p: &Progress| seen.push((p.iteration, p.phase)),
+    )
+    .unwrap();
+    assert_eq!(seen.len(), 7);
+    assert_eq!(seen[3], (4, "gan"));
+    assert_eq!(seen[4], (5, "encoder"));
+
+    // A run that crashed after its iteration-3 checkpoint, mid-way through writing the next.
+    let crashed = tempfile::tempdir().unwrap();
+    let ck = crashed.path().join("checkpoints");
+    std::fs::create_dir_all(ck.join(".iter-000006.tmp")).unwrap();
+    std::fs::write(ck.join(".iter-000006.tmp/generator.bpk"), b"half").unwrap();
+    copy_dir(
+        &whole.path().join("checkpoints/iter-000003"),
+        &ck.join("iter-000003"),
+    );
+    let csv = std::fs::read_to_string(whole.path().join("losses.csv")).unwrap();
+    std::fs::write(crashed.path().join("losses.csv"), csv).unwrap();
+
+    let mut resumed = FAnoGanTrainer::new(cfg.clone(), &Device::flex()).unwrap();
+    let mut first = None;
+    let last = run(
+        &mut resumed,
+        &data,
+        crashed.path(),
+        3,
+        true,
+        &mut |p: &Progress| {
+            first.get_or_insert(p.iteration);
+        },
+    )
+    .unwrap();
+    assert_eq!(first, Some(4), "continues after the saved iteration");
+    assert_eq!(read_meta(&last).unwrap().iteration, 7);
+    assert_eq!(read_meta(&last).unwrap().phase, "done");
+    let (g1, _, e1) = t.networks();
+    let (g2, _, e2) = resumed.networks();
+    assert_same(&outputs(&g1), &outputs(&g2), "resumed generator");
+    let x = data.tensor(&[0, 1], &Device::flex());
+    let codes = |e: murgan_models::nets::Encoder| -> Vec<f32> {
+        e.forward(x.clone())
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec()
+            .unwrap()
+    };
+    assert_eq!(
+        codes(e1),
+        codes(e2),
+        "same encoder as the uninterrupted run"
+    );
+    // The loss log holds each iteration once.
+    assert_eq!(losses_of(crashed.path(), "izi_loss").len(), 3);
+    assert_eq!(losses_of(crashed.path(), "d_loss").len(), 4);
+}
+
+#[test]
+fn mismatched_and_corrupt_checkpoints_are_refused() {
+    let data = discs(8);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = AnoGanConfig::new(model(), train_cfg(2, 2));
+    let mut t = AnoGanTrainer::new(cfg.clone(), &Device::flex()).unwrap();
+    let ck = run(&mut t, &data, dir.path(), 2, false, &mut no_progress).unwrap();
+
+    let mut other = AnoGanTrainer::new(
+        AnoGanConfig::new(model(), train_cfg(4, 2).with_lr(1e-4)),
+        &Device::flex(),
+    )
+    .unwrap();
+    let err = run(&mut other, &data, dir.path(), 2, true, &mut no_progress).unwrap_err();
+    assert!(
+        matches!(err, ModelError::CheckpointMismatch { .. }),
+        "{err}"
+    );
+    let mut alpha = AlphaGanTrainer::new(
+        AlphaGanConfig::new(
+            model(),
+            train_cfg(2, 2),
+            CodeDiscriminatorConfig::new().with_latent_dim(8),
+        ),
+        &Device::flex(),
+    )
+    .unwrap();
+    let err = run(&mut alpha, &data, dir.path(), 2, true, &mut no_progress).unwrap_err();
+    assert!(err.to_string().contains("anogan"), "{err}");
+
+    // A checkpoint's weights of another shape.
+    let wider = model()
+        .with_gen_width(16)
+        .init_generator(&Device::flex())
+        .unwrap();
+    assert!(matches!(
+        checkpoint::load_module(&ck, "generator", wider),
+        Err(ModelError::CorruptCheckpoint { .. })
+    ));
+    // Truncated weights.
+    let g = ck.join("generator.bpk");
+    let bytes = std::fs::read(&g).unwrap();
+    std::fs::write(&g, &bytes[..bytes.len() / 2]).unwrap();
+    let err = checkpoint::load_module(
+        &ck,
+        "generator",
+        model().init_generator(&Device::flex()).unwrap(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ModelError::CorruptCheckpoint { .. }), "{err}");
+    assert!(err.to_string().contains("generator.bpk"));
+    let mut again =
+        AnoGanTrainer::new(AnoGanConfig::new(model(), train_cfg(4, 2)), &Device::flex()).unwrap();
+    // Same model, more iterations: the config differs in `iterations`, refused before loading.
+    assert!(run(&mut again, &data, dir.path(), 2, true, &mut no_progress).is_err());
+    // A model.json of an unknown schema.
+    let meta = ck.join("model.json");
+    let text = std::fs::read_to_string(&meta)
+        .unwrap()
+        .replace("\"schema_version\": 1", "\"schema_version\": 99");
+    std::fs::write(&meta, text).unwrap();
+    assert!(matches!(
+        read_meta(&ck),
+        Err(ModelError::Schema { found: 99, .. })
+    ));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
