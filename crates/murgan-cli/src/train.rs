@@ -8,10 +8,10 @@ use murgan_core::data::{
     self, Category, ClassMap, Filter, Format, Label, Loader, PreprocessConfig, Split,
 };
 use murgan_core::models::ModelKind;
-use murgan_core::models::nets::{CodeDiscriminatorConfig, DcganConfig};
+use murgan_core::models::nets::CodeDiscriminatorConfig;
 use murgan_core::models::train::{
     AlphaGanConfig, AlphaGanTrainer, AnoGanConfig, AnoGanTrainer, DiscriminatorKind, FAnoGanConfig,
-    FAnoGanTrainer, Progress, TrainConfig, Trainer, TrainingSet,
+    FAnoGanTrainer, Preset, Progress, Trainer, TrainingSet,
 };
 
 /// Arguments of `murgan train`.
@@ -35,33 +35,37 @@ pub struct TrainArgs {
     /// Output folder: checkpoints/, losses.csv, losses.png.
     #[arg(long)]
     out: PathBuf,
+    /// Settings to start from: quick (minutes on a 2-core CPU) or paper (the original study's,
+    /// for a GPU). Each option below overrides its part.
+    #[arg(long, default_value = "quick")]
+    preset: String,
     /// Side N of the N×N network input (a power of two ≥ 16).
-    #[arg(long, default_value_t = 64)]
-    image_size: usize,
+    #[arg(long)]
+    image_size: Option<usize>,
     /// Images per batch.
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
+    #[arg(long)]
+    batch_size: Option<usize>,
     /// Training iterations (f-AnoGAN: of the GAN phase).
-    #[arg(long, default_value_t = 2000)]
-    iterations: usize,
+    #[arg(long)]
+    iterations: Option<usize>,
     /// f-AnoGAN: iterations of the encoder phase.
-    #[arg(long, default_value_t = 2000)]
-    encoder_iterations: usize,
+    #[arg(long)]
+    encoder_iterations: Option<usize>,
     /// Write a checkpoint every N iterations.
-    #[arg(long, default_value_t = 500)]
-    checkpoint_every: usize,
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
     /// Seed of initialisation, batches and noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Adam learning rate.
-    #[arg(long, default_value_t = 2e-4)]
-    lr: f64,
+    #[arg(long)]
+    lr: Option<f64>,
     /// Latent size.
-    #[arg(long, default_value_t = 100)]
-    latent: usize,
+    #[arg(long)]
+    latent: Option<usize>,
     /// Network width (DCGAN's ngf = ndf).
-    #[arg(long, default_value_t = 64)]
-    width: usize,
+    #[arg(long)]
+    width: Option<usize>,
     /// alpha-GAN image discriminator: dcgan or patch.
     #[arg(long, default_value = "dcgan")]
     discriminator: String,
@@ -79,7 +83,21 @@ pub struct TrainArgs {
     device: Option<String>,
 }
 
-fn training_set(a: &TrainArgs) -> Result<TrainingSet> {
+/// The preset with every option the user gave on top.
+fn settings(a: &TrainArgs) -> Result<Preset> {
+    let mut p = Preset::named(&a.preset)?;
+    p.image_size = a.image_size.unwrap_or(p.image_size);
+    p.batch_size = a.batch_size.unwrap_or(p.batch_size);
+    p.iterations = a.iterations.unwrap_or(p.iterations);
+    p.encoder_iterations = a.encoder_iterations.unwrap_or(p.encoder_iterations);
+    p.checkpoint_every = a.checkpoint_every.unwrap_or(p.checkpoint_every);
+    p.lr = a.lr.unwrap_or(p.lr);
+    p.latent_dim = a.latent.unwrap_or(p.latent_dim);
+    p.width = a.width.unwrap_or(p.width);
+    Ok(p)
+}
+
+fn training_set(a: &TrainArgs, image_size: usize) -> Result<TrainingSet> {
     let format: Format = a.format.parse()?;
     let classes = (!a.normal.is_empty()).then(|| ClassMap::normal(a.normal.clone()));
     let set = data::open(&a.data, format, classes.as_ref())
@@ -93,7 +111,7 @@ fn training_set(a: &TrainArgs) -> Result<TrainingSet> {
     if records.is_empty() {
         bail!("{}: no normal training images match", a.data.display());
     }
-    let size = u32::try_from(a.image_size).context("image size")?;
+    let size = u32::try_from(image_size).context("image size")?;
     let mut loader = Loader::new(PreprocessConfig::new(size).with_equalize(a.equalize));
     if let Some(dir) = &a.cache {
         loader = loader.with_cache(data::Cache::new(dir)?);
@@ -109,7 +127,12 @@ fn training_set(a: &TrainArgs) -> Result<TrainingSet> {
     Ok(set)
 }
 
-fn drive<T: Trainer>(mut trainer: T, data: &TrainingSet, a: &TrainArgs) -> Result<()> {
+fn drive<T: Trainer>(
+    mut trainer: T,
+    data: &TrainingSet,
+    a: &TrainArgs,
+    every: usize,
+) -> Result<()> {
     let bar = crate::progress_bar(trainer.total_iterations() as u64, "training");
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -122,7 +145,7 @@ fn drive<T: Trainer>(mut trainer: T, data: &TrainingSet, a: &TrainArgs) -> Resul
         &mut trainer,
         data,
         &a.out,
-        a.checkpoint_every,
+        every,
         a.resume,
         &mut |p: &Progress| {
             bar.set_position(p.iteration as u64);
@@ -147,23 +170,16 @@ fn drive<T: Trainer>(mut trainer: T, data: &TrainingSet, a: &TrainArgs) -> Resul
 pub fn run(a: TrainArgs) -> Result<()> {
     let kind: ModelKind = a.model.parse()?;
     let device = murgan_core::device(a.device.as_deref())?;
-    let data = training_set(&a)?;
-    let model = DcganConfig::new()
-        .with_image_size(a.image_size)
-        .with_latent_dim(a.latent)
-        .with_gen_width(a.width)
-        .with_disc_width(a.width);
-    let train = TrainConfig::new()
-        .with_batch_size(a.batch_size)
-        .with_iterations(a.iterations)
-        .with_checkpoint_every(a.checkpoint_every)
-        .with_lr(a.lr)
-        .with_seed(a.seed);
+    let p = settings(&a)?;
+    let data = training_set(&a, p.image_size)?;
+    let every = p.checkpoint_every;
+    let (model, train) = (p.model(), p.train(a.seed));
     match kind {
         ModelKind::AnoGan => drive(
             AnoGanTrainer::new(AnoGanConfig::new(model, train), &device)?,
             &data,
             &a,
+            every,
         ),
         ModelKind::AlphaGan => {
             let disc = match a.discriminator.to_ascii_lowercase().as_str() {
@@ -171,14 +187,14 @@ pub fn run(a: TrainArgs) -> Result<()> {
                 "patch" | "patchgan" => DiscriminatorKind::Patch,
                 other => bail!("--discriminator {other}: expected dcgan or patch"),
             };
-            let code = CodeDiscriminatorConfig::new().with_latent_dim(a.latent);
+            let code = CodeDiscriminatorConfig::new().with_latent_dim(p.latent_dim);
             let cfg = AlphaGanConfig::new(model, train, code).with_discriminator(disc);
-            drive(AlphaGanTrainer::new(cfg, &device)?, &data, &a)
+            drive(AlphaGanTrainer::new(cfg, &device)?, &data, &a, every)
         }
         ModelKind::FAnoGan => {
             let cfg =
-                FAnoGanConfig::new(model, train).with_encoder_iterations(a.encoder_iterations);
-            drive(FAnoGanTrainer::new(cfg, &device)?, &data, &a)
+                FAnoGanConfig::new(model, train).with_encoder_iterations(p.encoder_iterations);
+            drive(FAnoGanTrainer::new(cfg, &device)?, &data, &a, every)
         }
     }
 }

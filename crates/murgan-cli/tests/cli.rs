@@ -195,3 +195,103 @@ fn metrics_json_plots_and_errors() {
     assert!(!one.status.success());
     assert!(String::from_utf8_lossy(&one.stderr).contains("both normal and abnormal"));
 }
+
+#[test]
+fn train_writes_checkpoints_resumes_and_refuses_bad_choices() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let out = tmp.path().join("run");
+    let synth = murgan(&[
+        "synth",
+        "--out",
+        p(&data),
+        "--per-category",
+        "6",
+        "--image-size",
+        "32",
+        "--categories",
+        "HAND",
+    ]);
+    assert!(synth.status.success());
+    let common = [
+        "train",
+        "--data",
+        p(&data),
+        "--out",
+        p(&out),
+        "--image-size",
+        "16",
+        "--width",
+        "4",
+        "--latent",
+        "4",
+        "--batch-size",
+        "4",
+        "--checkpoint-every",
+        "2",
+        "--category",
+        "hand",
+    ];
+    let run = |extra: &[&str]| murgan(&[&common[..], extra].concat());
+    let first = run(&[
+        "--model",
+        "fanogan",
+        "--iterations",
+        "2",
+        "--encoder-iterations",
+        "2",
+    ]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("checkpoints/iter-000004/model.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["kind"], "fanogan");
+    assert_eq!(meta["iteration"], 4);
+    assert_eq!(meta["phase"], "done");
+    assert_eq!(meta["image_size"], 16);
+    assert_eq!(meta["categories"], serde_json::json!(["HAND"]));
+    assert!(meta["data"]["images"].as_u64().unwrap() > 0);
+    assert!(out.join("checkpoints/iter-000002/encoder.bpk").is_file());
+    assert!(out.join("losses.png").is_file());
+
+    // Resuming a finished run trains nothing and succeeds; another learning rate is refused.
+    let again = run(&[
+        "--model",
+        "fanogan",
+        "--iterations",
+        "2",
+        "--encoder-iterations",
+        "2",
+        "--resume",
+    ]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let other = run(&[
+        "--model",
+        "fanogan",
+        "--iterations",
+        "2",
+        "--encoder-iterations",
+        "2",
+        "--resume",
+        "--lr",
+        "0.1",
+    ]);
+    assert!(!other.status.success());
+    assert!(String::from_utf8_lossy(&other.stderr).contains("does not match"));
+
+    let gpu = run(&["--model", "anogan", "--iterations", "1", "--device", "cuda"]);
+    assert!(!gpu.status.success());
+    assert!(String::from_utf8_lossy(&gpu.stderr).contains("--features cuda"));
+    let bad = run(&["--model", "vae", "--iterations", "1"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("anogan, alphagan or fanogan"));
+}

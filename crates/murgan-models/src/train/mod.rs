@@ -8,6 +8,7 @@ mod alphagan;
 mod anogan;
 mod fanogan;
 mod log;
+mod preset;
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,7 @@ pub use alphagan::{AlphaGanConfig, AlphaGanTrainer, DiscriminatorKind};
 pub use anogan::{AnoGanConfig, AnoGanTrainer};
 pub use fanogan::{FAnoGanConfig, FAnoGanTrainer};
 pub use log::{LossLog, sample_grid};
+pub use preset::Preset;
 
 use crate::checkpoint::{self, DataSummary, ModelKind, ModelMeta, SCHEMA_VERSION, Staged};
 use crate::{ModelError, Result};
