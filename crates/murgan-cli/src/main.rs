@@ -33,7 +33,7 @@ enum Command {
     /// ROC-AUC, AP and thresholds per category from a CSV of scores.
     Metrics(MetricsArgs),
     /// Train a GAN on the normal training images of a data set.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
 }
 
 #[derive(Args)]
@@ -113,7 +113,7 @@ fn main() -> Result<()> {
         Command::Synth(a) => run_synth(a),
         Command::Dataset(DatasetCommand::Summary(a)) => run_summary(a),
         Command::Metrics(a) => run_metrics(a),
-        Command::Train(a) => train::run(a),
+        Command::Train(a) => train::run(*a),
     }
 }
 
