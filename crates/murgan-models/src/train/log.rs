@@ -100,10 +100,10 @@ impl LossLog {
                 .or_default()
                 .push((*it as f64, f64::from(*v)));
         }
-        let window = (self.rows.len() / 100).max(1);
         let smoothed: Vec<(String, Vec<(f64, f64)>)> = series
             .into_iter()
             .map(|(name, pts)| {
+                let window = (pts.len() / 100).max(1);
                 let avg = pts
                     .iter()
                     .enumerate()
