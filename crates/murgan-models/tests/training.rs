@@ -288,6 +288,13 @@ fn mismatched_and_corrupt_checkpoints_are_refused() {
     let mut t = AnoGanTrainer::new(cfg.clone(), &Device::flex()).unwrap();
     let ck = run(&mut t, &data, dir.path(), 2, false, &mut no_progress).unwrap();
 
+    let mut fresh = AnoGanTrainer::new(cfg.clone(), &Device::flex()).unwrap();
+    let err = run(&mut fresh, &data, dir.path(), 2, false, &mut no_progress).unwrap_err();
+    assert!(
+        err.to_string().contains("already holds checkpoints"),
+        "{err}"
+    );
+
     let mut other = AnoGanTrainer::new(
         AnoGanConfig::new(model(), train_cfg(4, 2).with_lr(1e-4)),
         &Device::flex(),

@@ -294,6 +294,12 @@ pub fn run<T: Trainer>(
     let ckpt_root = run_dir.checkpoints();
     std::fs::create_dir_all(&ckpt_root).map_err(|e| ModelError::io(&ckpt_root, e))?;
     let mut start = 0;
+    if !resume && checkpoint::latest(&ckpt_root).is_some() {
+        return Err(ModelError::InvalidConfig(format!(
+            "{} already holds checkpoints of an earlier run: resume it, or train into another folder",
+            out.display()
+        )));
+    }
     if resume && let Some(dir) = checkpoint::latest(&ckpt_root) {
         let meta = checkpoint::read_meta(&dir)?;
         check_compatible(&meta, trainer, &dir)?;
