@@ -32,6 +32,7 @@ fn bench(c: &mut Criterion) {
     let mut it = 0;
     let mut g = c.benchmark_group("train");
     g.sample_size(10);
+    g.measurement_time(std::time::Duration::from_secs(50));
     g.bench_function("flex_dcgan_train_step_b64_64px", |b| {
         b.iter(|| {
             let losses = trainer.step(it, &data);

@@ -113,7 +113,7 @@ impl FAnoGanTrainer {
                 frozen
             }
         };
-        let idx = data.batch_indices(it, t.batch_size, t.seed ^ 0xE5C0);
+        let idx = data.batch_indices(it, t.batch_size, t.seed);
         let x = data.tensor(&idx, &self.device);
         let x_hat = g.forward(self.encoder.forward(x.clone()));
         let residual = (x.clone() - x_hat.clone()).powi_scalar(2).mean();

@@ -264,20 +264,6 @@ pub trait Trainer {
     fn restore(&mut self, dir: &Path) -> Result<()>;
 }
 
-/// Where a run writes: `OUT/checkpoints/`, `OUT/losses.csv`, `OUT/losses.png`.
-#[derive(Debug, Clone)]
-pub struct RunDir {
-    /// The output folder.
-    pub out: PathBuf,
-}
-
-impl RunDir {
-    /// The checkpoints folder.
-    pub fn checkpoints(&self) -> PathBuf {
-        self.out.join("checkpoints")
-    }
-}
-
 /// Runs (or, with `resume`, continues) training, writing checkpoints every
 /// `checkpoint_every` iterations and at the end. Returns the final checkpoint folder.
 pub fn run<T: Trainer>(
@@ -288,10 +274,7 @@ pub fn run<T: Trainer>(
     resume: bool,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<PathBuf> {
-    let run_dir = RunDir {
-        out: out.to_path_buf(),
-    };
-    let ckpt_root = run_dir.checkpoints();
+    let ckpt_root = out.join("checkpoints");
     std::fs::create_dir_all(&ckpt_root).map_err(|e| ModelError::io(&ckpt_root, e))?;
     let mut start = 0;
     if !resume && checkpoint::latest(&ckpt_root).is_some() {
