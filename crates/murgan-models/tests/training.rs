@@ -289,6 +289,7 @@ fn mismatched_and_corrupt_checkpoints_are_refused() {
     let ck = run(&mut t, &data, dir.path(), 2, false, &mut no_progress).unwrap();
 
     let mut fresh = AnoGanTrainer::new(cfg.clone(), &Device::flex()).unwrap();
+    assert!(run(&mut fresh, &data, dir.path(), 0, true, &mut no_progress).is_err());
     let err = run(&mut fresh, &data, dir.path(), 2, false, &mut no_progress).unwrap_err();
     assert!(
         err.to_string().contains("already holds checkpoints"),

@@ -274,6 +274,9 @@ pub fn run<T: Trainer>(
     resume: bool,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<PathBuf> {
+    if checkpoint_every == 0 {
+        return Err(ModelError::InvalidConfig("checkpoint interval must be positive".into()));
+    }
     let ckpt_root = out.join("checkpoints");
     std::fs::create_dir_all(&ckpt_root).map_err(|e| ModelError::io(&ckpt_root, e))?;
     let mut start = 0;
