@@ -275,7 +275,9 @@ pub fn run<T: Trainer>(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<PathBuf> {
     if checkpoint_every == 0 {
-        return Err(ModelError::InvalidConfig("checkpoint interval must be positive".into()));
+        return Err(ModelError::InvalidConfig(
+            "checkpoint interval must be positive".into(),
+        ));
     }
     let ckpt_root = out.join("checkpoints");
     std::fs::create_dir_all(&ckpt_root).map_err(|e| ModelError::io(&ckpt_root, e))?;
