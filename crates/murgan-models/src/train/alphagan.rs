@@ -12,7 +12,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::anogan::{generated, to_images};
+use super::anogan::write_samples;
 use super::{TrainConfig, Trainer, TrainingSet, bce_logits, normal_noise, scalar, to_json};
 use crate::Result;
 use crate::checkpoint::{self, ModelKind, Staged};
@@ -229,23 +229,14 @@ impl Trainer for AlphaGanTrainer {
         ] {
             staged.optimizer(name, opt)?;
         }
-        // Rows: 4 training images, their reconstructions, then 8 samples from the prior.
-        let plain = self.device.clone().inner();
-        let idx: Vec<usize> = (0..data.len().min(4)).collect();
-        let x = data.tensor(&idx, &plain);
-        let rec = self
-            .generator
-            .valid()
-            .forward(self.encoder.valid().forward(x.clone()));
-        let mut images = to_images(x);
-        images.extend(to_images(rec));
-        images.extend(
-            generated(&self.generator, self.config.train.seed, &self.device)
-                .into_iter()
-                .take(8),
-        );
-        let grid = super::sample_grid(&images, self.config.model.image_size, 4);
-        murgan_data::pipeline::write_png(&staged.path().join("samples.png"), &grid)?;
+        write_samples(
+            staged,
+            &self.generator,
+            Some(&self.encoder),
+            data,
+            self.config.train.seed,
+            &self.device,
+        )?;
         Ok(())
     }
 

@@ -75,6 +75,31 @@ pub(super) fn to_images(t: Tensor<4>) -> Vec<Vec<f32>> {
     data.chunks(h * w).take(b).map(<[f32]>::to_vec).collect()
 }
 
+/// Writes a checkpoint's `samples.png`: with an encoder, 4 training images, their
+/// reconstructions and 8 samples from the prior; without, 16 samples. Eval mode throughout.
+pub(super) fn write_samples(
+    staged: &Staged,
+    g: &Generator,
+    encoder: Option<&crate::nets::Encoder>,
+    data: &TrainingSet,
+    seed: u64,
+    device: &Device,
+) -> Result<()> {
+    let mut images = Vec::new();
+    if let Some(e) = encoder {
+        let idx: Vec<usize> = (0..data.len().min(4)).collect();
+        let x = data.tensor(&idx, &device.clone().inner());
+        let rec = g.valid().forward(e.valid().forward(x.clone()));
+        images.extend(to_images(x));
+        images.extend(to_images(rec));
+    }
+    let room = 16 - images.len().min(8);
+    images.extend(generated(g, seed, device).into_iter().take(room));
+    let grid = super::sample_grid(&images, data.image_size(), 4);
+    murgan_data::pipeline::write_png(&staged.path().join("samples.png"), &grid)?;
+    Ok(())
+}
+
 /// 16 samples from fixed noise, the generator in eval mode.
 pub(super) fn generated(g: &Generator, seed: u64, device: &Device) -> Vec<Vec<f32>> {
     let z = normal_noise(
@@ -163,17 +188,19 @@ impl Trainer for AnoGanTrainer {
         )
     }
 
-    fn save(&self, staged: &mut Staged, _data: &TrainingSet) -> Result<()> {
+    fn save(&self, staged: &mut Staged, data: &TrainingSet) -> Result<()> {
         staged.module("generator", &self.generator)?;
         staged.module("discriminator", &self.discriminator)?;
         staged.optimizer("generator", &self.opt_g)?;
         staged.optimizer("discriminator", &self.opt_d)?;
-        let grid = super::sample_grid(
-            &generated(&self.generator, self.config.train.seed, &self.device),
-            self.config.model.image_size,
-            4,
-        );
-        murgan_data::pipeline::write_png(&staged.path().join("samples.png"), &grid)?;
+        write_samples(
+            staged,
+            &self.generator,
+            None,
+            data,
+            self.config.train.seed,
+            &self.device,
+        )?;
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
-use super::anogan::{dcgan_step, generated, to_images};
+use super::anogan::{dcgan_step, write_samples};
 use super::{TrainConfig, Trainer, TrainingSet, normal_noise, scalar, to_json};
 use crate::checkpoint::{self, ModelKind, Staged};
 use crate::init::seeded;
@@ -184,22 +184,14 @@ impl Trainer for FAnoGanTrainer {
         staged.optimizer("generator", &self.opt_g)?;
         staged.optimizer("discriminator", &self.opt_d)?;
         staged.optimizer("encoder", &self.opt_e)?;
-        let plain = self.device.clone().inner();
-        let idx: Vec<usize> = (0..data.len().min(4)).collect();
-        let x = data.tensor(&idx, &plain);
-        let rec = self
-            .generator
-            .valid()
-            .forward(self.encoder.valid().forward(x.clone()));
-        let mut images = to_images(x);
-        images.extend(to_images(rec));
-        images.extend(
-            generated(&self.generator, self.config.train.seed, &self.device)
-                .into_iter()
-                .take(8),
-        );
-        let grid = super::sample_grid(&images, self.config.model.image_size, 4);
-        murgan_data::pipeline::write_png(&staged.path().join("samples.png"), &grid)?;
+        write_samples(
+            staged,
+            &self.generator,
+            Some(&self.encoder),
+            data,
+            self.config.train.seed,
+            &self.device,
+        )?;
         Ok(())
     }
 
