@@ -107,9 +107,27 @@ pub struct ModelMeta {
     pub data: DataSummary,
     /// Sub-network name → weights file.
     pub networks: BTreeMap<String, String>,
-    /// Anomaly threshold fitted on normal images, when calibrated.
+    /// The anomaly threshold fitted on normal images, when the model has been calibrated.
     #[serde(default)]
-    pub threshold: Option<f64>,
+    pub calibration: Option<Calibration>,
+}
+
+/// An anomaly threshold fitted on normal images, and how the scores behind it were computed
+/// (a threshold only holds for scores computed the same way).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Scores at or above this are anomalous.
+    pub threshold: f64,
+    /// The specificity asked for on the calibration images.
+    pub target_specificity: f64,
+    /// The specificity reached on them.
+    pub specificity: f64,
+    /// Normal images the threshold was fitted on.
+    pub images: usize,
+    /// Where those images came from (a data set root and split, or `memory`).
+    pub source: String,
+    /// The scoring settings the threshold belongs to.
+    pub scoring: serde_json::Value,
 }
 
 /// A checkpoint folder being assembled; [`Staged::commit`] moves it into place.
@@ -222,6 +240,16 @@ pub fn read_meta(dir: &Path) -> Result<ModelMeta> {
         path,
         message: e.to_string(),
     })
+}
+
+/// Rewrites `model.json` of a checkpoint folder atomically (temporary file + rename), e.g. to
+/// store a calibration.
+pub fn write_meta(dir: &Path, meta: &ModelMeta) -> Result<()> {
+    let path = dir.join(META_FILE);
+    let json = serde_json::to_vec_pretty(meta)
+        .map_err(|e| ModelError::io(&path, std::io::Error::other(e.to_string())))?;
+    murgan_data::atomic::write_atomic(&path, &json)?;
+    Ok(())
 }
 
 /// Loads a sub-network's weights from a checkpoint into `module` (built from the same config).

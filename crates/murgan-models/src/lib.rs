@@ -25,8 +25,10 @@
 pub mod checkpoint;
 pub mod error;
 pub mod init;
+pub mod load;
 pub mod nets;
 pub mod train;
 
-pub use checkpoint::{ModelKind, ModelMeta};
+pub use checkpoint::{Calibration, ModelKind, ModelMeta};
 pub use error::{ModelError, Result};
+pub use load::{LoadedModel, Networks, load};

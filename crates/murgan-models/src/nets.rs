@@ -102,6 +102,7 @@ impl DcganConfig {
             blocks,
             out: conv(ch, 1, 2, 1),
             latent_dim: self.latent_dim,
+            image_size: self.image_size,
         })
     }
 
@@ -136,6 +137,7 @@ pub struct Generator {
     blocks: Vec<GenBlock>,
     out: ConvTranspose2d,
     latent_dim: usize,
+    image_size: usize,
 }
 
 impl Generator {
@@ -152,6 +154,11 @@ impl Generator {
     /// The latent size.
     pub fn latent_dim(&self) -> usize {
         self.latent_dim
+    }
+
+    /// The side N of the images it generates.
+    pub fn image_size(&self) -> usize {
+        self.image_size
     }
 }
 

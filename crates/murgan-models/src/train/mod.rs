@@ -342,7 +342,7 @@ fn meta_for<T: Trainer>(trainer: &T, data: &TrainingSet, iteration: usize) -> Mo
         phase: phase.to_string(),
         data: data.summary.clone(),
         networks: Default::default(),
-        threshold: None,
+        calibration: None,
     }
 }
 

@@ -1,0 +1,148 @@
+//! Loading a trained model for scoring: reads `model.json`, rebuilds the networks its config
+//! describes, loads their weights and puts them in eval mode (BatchNorm on its running
+//! statistics), on a plain (non-autodiff) device.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::prelude::*;
+
+use crate::checkpoint::{self, ModelKind, ModelMeta};
+use crate::nets::{CodeDiscriminator, Discriminator, Encoder, Generator, ImageDiscriminator};
+use crate::train::{AlphaGanConfig, AnoGanConfig, FAnoGanConfig};
+use crate::{ModelError, Result};
+
+/// The networks of a trained model, in eval mode.
+#[derive(Debug, Clone)]
+pub enum Networks {
+    /// AnoGAN: a DCGAN.
+    AnoGan {
+        /// Generator.
+        generator: Generator,
+        /// Discriminator (its feature layer drives the search's discrimination loss).
+        discriminator: Discriminator,
+    },
+    /// alpha-GAN's four networks.
+    AlphaGan {
+        /// Encoder E.
+        encoder: Encoder,
+        /// Generator G.
+        generator: Generator,
+        /// Image discriminator D.
+        discriminator: ImageDiscriminator,
+        /// Code discriminator C.
+        code: CodeDiscriminator,
+    },
+    /// f-AnoGAN: a DCGAN plus the izi encoder.
+    FAnoGan {
+        /// Generator.
+        generator: Generator,
+        /// Discriminator.
+        discriminator: Discriminator,
+        /// The izi encoder (`None` while the checkpoint is still in the GAN phase).
+        encoder: Option<Encoder>,
+        /// Weight κ of the feature residual in the izi score.
+        kappa: f64,
+    },
+}
+
+/// A checkpoint loaded for scoring.
+#[derive(Debug, Clone)]
+pub struct LoadedModel {
+    /// The checkpoint folder.
+    pub dir: PathBuf,
+    /// Its `model.json`.
+    pub meta: ModelMeta,
+    /// Its networks, in eval mode.
+    pub networks: Networks,
+}
+
+fn config<C: serde::de::DeserializeOwned>(meta: &ModelMeta, dir: &Path) -> Result<C> {
+    serde_json::from_value(meta.config.clone()).map_err(|e| ModelError::CorruptCheckpoint {
+        path: dir.join(checkpoint::META_FILE),
+        message: format!("config of a {} model: {e}", meta.kind.name()),
+    })
+}
+
+/// Loads the checkpoint in `dir` (a folder holding `model.json`) onto `device`.
+///
+/// A training run's output folder is accepted too: its newest checkpoint is used.
+pub fn load(dir: &Path, device: &Device) -> Result<LoadedModel> {
+    let dir = resolve(dir)?;
+    let meta = checkpoint::read_meta(&dir)?;
+    let device = device.clone().inner();
+    let networks = match meta.kind {
+        ModelKind::AnoGan => {
+            let c: AnoGanConfig = config(&meta, &dir)?;
+            Networks::AnoGan {
+                generator: weights(&dir, "generator", c.model.init_generator(&device)?)?,
+                discriminator: weights(
+                    &dir,
+                    "discriminator",
+                    c.model.init_discriminator(&device)?,
+                )?,
+            }
+        }
+        ModelKind::AlphaGan => {
+            let c: AlphaGanConfig = config(&meta, &dir)?;
+            Networks::AlphaGan {
+                encoder: weights(&dir, "encoder", c.encoder().init(&device)?)?,
+                generator: weights(&dir, "generator", c.model.init_generator(&device)?)?,
+                discriminator: weights(&dir, "discriminator", c.init_discriminator(&device)?)?,
+                code: weights(&dir, "code_discriminator", c.code.init(&device)?)?,
+            }
+        }
+        ModelKind::FAnoGan => {
+            let c: FAnoGanConfig = config(&meta, &dir)?;
+            let trained = meta.iteration > c.train.iterations;
+            Networks::FAnoGan {
+                generator: weights(&dir, "generator", c.model.init_generator(&device)?)?,
+                discriminator: weights(
+                    &dir,
+                    "discriminator",
+                    c.model.init_discriminator(&device)?,
+                )?,
+                encoder: if trained {
+                    Some(weights(&dir, "encoder", c.encoder().init(&device)?)?)
+                } else {
+                    None
+                },
+                kappa: c.kappa,
+            }
+        }
+    };
+    if meta.image_size != meta.preprocess.size as usize {
+        return Err(ModelError::CorruptCheckpoint {
+            path: dir.join(checkpoint::META_FILE),
+            message: format!(
+                "image size {} differs from the preprocessing size {}",
+                meta.image_size, meta.preprocess.size
+            ),
+        });
+    }
+    Ok(LoadedModel {
+        dir,
+        meta,
+        networks,
+    })
+}
+
+/// The checkpoint folder itself, or the newest checkpoint of a run folder.
+pub fn resolve(dir: &Path) -> Result<PathBuf> {
+    if dir.join(checkpoint::META_FILE).is_file() {
+        return Ok(dir.to_path_buf());
+    }
+    checkpoint::latest(&dir.join("checkpoints"))
+        .or_else(|| checkpoint::latest(dir))
+        .ok_or_else(|| ModelError::CorruptCheckpoint {
+            path: dir.to_path_buf(),
+            message: format!(
+                "no {} here, nor a checkpoints/iter-NNNNNN folder holding one",
+                checkpoint::META_FILE
+            ),
+        })
+}
+
+fn weights<M: Module>(dir: &Path, name: &str, module: M) -> Result<M> {
+    Ok(checkpoint::load_module(dir, name, module)?.valid())
+}

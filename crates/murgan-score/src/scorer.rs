@@ -1,0 +1,366 @@
+//! One entry point for every model: a [`Scorer`] turns a batch of preprocessed images into
+//! anomaly scores, their named components and the reconstructions.
+//!
+//! Every component's direction is fixed here, before any evaluation: **higher = more
+//! anomalous**. Discriminator outputs enter as negated logits (an image the discriminator finds
+//! unreal scores high).
+
+use burn::prelude::*;
+use murgan_models::Networks;
+use murgan_models::nets::{
+    CodeDiscriminator, Discriminator, Encoder, Generator, ImageDiscriminator,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::search::{SearchConfig, latent_search};
+use crate::{Result, ScoreError};
+
+/// How a model's images are scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// AnoGAN's latent search from seeded starting latents (AnoGAN, f-AnoGAN).
+    Search,
+    /// f-AnoGAN's one-pass izi score: mean (x − x̂)² + κ·mean (f(x) − f(x̂))², x̂ = G(E(x)).
+    Izi,
+    /// The latent search warm-started from the izi encoder's code (f-AnoGAN).
+    IziSearch,
+    /// alpha-GAN's reconstruction, feature and discriminator scores.
+    Reconstruction,
+}
+
+impl Method {
+    /// `search`, `izi`, `izi-search` or `reconstruction`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Search => "search",
+            Method::Izi => "izi",
+            Method::IziSearch => "izi-search",
+            Method::Reconstruction => "reconstruction",
+        }
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = ScoreError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "search" | "latent" => Ok(Method::Search),
+            "izi" => Ok(Method::Izi),
+            "izi-search" => Ok(Method::IziSearch),
+            "reconstruction" => Ok(Method::Reconstruction),
+            other => Err(ScoreError::InvalidConfig(format!(
+                "unknown scoring method {other:?}: expected search, izi, izi-search or reconstruction"
+            ))),
+        }
+    }
+}
+
+/// Scoring settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct ScoringOptions {
+    /// The method (`None`: the model's default: AnoGAN `search`, f-AnoGAN `izi`, alpha-GAN
+    /// `reconstruction`).
+    pub method: Option<Method>,
+    /// Latent-search settings (methods `search` and `izi-search`).
+    pub search: SearchConfig,
+}
+
+/// An image's anomaly score and its named parts (all: higher = more anomalous).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    /// The model's main anomaly score.
+    pub score: f64,
+    /// Every component, in the scorer's fixed order.
+    pub components: Vec<(String, f64)>,
+}
+
+impl Scores {
+    /// The component called `name`.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.components
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+    }
+}
+
+/// Scores and reconstructions of a batch.
+#[derive(Debug, Clone)]
+pub struct ScoredBatch {
+    /// One per image, in input order.
+    pub scores: Vec<Scores>,
+    /// What the model rebuilt of each image, `[B, 1, N, N]` in [-1, 1].
+    pub reconstructions: Tensor<4>,
+}
+
+/// Scores images with a loaded model's networks.
+#[derive(Debug, Clone)]
+pub struct Scorer {
+    networks: Networks,
+    method: Method,
+    options: ScoringOptions,
+}
+
+fn per_image_mean(t: Tensor<4>) -> Tensor<1> {
+    let b = t.dims()[0];
+    t.flatten::<2>(1, 3).mean_dim(1).reshape([b])
+}
+
+fn host(t: Tensor<1>) -> Vec<f64> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap_or_default()
+        .into_iter()
+        .map(f64::from)
+        .collect()
+}
+
+impl Scorer {
+    /// A scorer for `networks`; fails when the method does not fit the model.
+    pub fn new(networks: Networks, options: ScoringOptions) -> Result<Self> {
+        options.search.validate()?;
+        let default = match &networks {
+            Networks::AnoGan { .. } => Method::Search,
+            Networks::AlphaGan { .. } => Method::Reconstruction,
+            Networks::FAnoGan {
+                encoder: Some(_), ..
+            } => Method::Izi,
+            Networks::FAnoGan { encoder: None, .. } => Method::Search,
+        };
+        let method = options.method.unwrap_or(default);
+        let ok = match (&networks, method) {
+            (Networks::AnoGan { .. }, Method::Search) => true,
+            (Networks::AlphaGan { .. }, Method::Reconstruction) => true,
+            (Networks::FAnoGan { .. }, Method::Search) => true,
+            (Networks::FAnoGan { encoder, .. }, Method::Izi | Method::IziSearch) => {
+                if encoder.is_none() {
+                    return Err(ScoreError::Unsupported(format!(
+                        "scoring method {}: this f-AnoGAN checkpoint is from the GAN phase, its izi encoder is not trained yet (use method search, or a later checkpoint)",
+                        method.name()
+                    )));
+                }
+                true
+            }
+            _ => false,
+        };
+        if !ok {
+            return Err(ScoreError::Unsupported(format!(
+                "scoring method {} does not apply to this model (AnoGAN: search; f-AnoGAN: izi, izi-search, search; alpha-GAN: reconstruction)",
+                method.name()
+            )));
+        }
+        Ok(Self {
+            networks,
+            method,
+            options,
+        })
+    }
+
+    /// The method in use.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The settings in use, with the method resolved (what a calibration must match).
+    pub fn options(&self) -> ScoringOptions {
+        ScoringOptions {
+            method: Some(self.method),
+            ..self.options.clone()
+        }
+    }
+
+    /// The networks.
+    pub fn networks(&self) -> &Networks {
+        &self.networks
+    }
+
+    /// The names of the components this scorer reports, in order.
+    pub fn component_names(&self) -> &'static [&'static str] {
+        match self.method {
+            Method::Search => &["residual", "discrimination"],
+            Method::Izi => &["residual", "feature"],
+            Method::IziSearch => &["residual", "discrimination", "izi"],
+            Method::Reconstruction => &["l1", "l2", "feature", "d", "c"],
+        }
+    }
+
+    /// The side N of the N×N images the networks take.
+    pub fn image_size(&self) -> usize {
+        let g = match &self.networks {
+            Networks::AnoGan { generator, .. }
+            | Networks::AlphaGan { generator, .. }
+            | Networks::FAnoGan { generator, .. } => generator,
+        };
+        g.image_size()
+    }
+
+    /// Scores a batch `[B, 1, N, N]` of preprocessed images (values in [-1, 1]).
+    pub fn score(&self, x: Tensor<4>) -> Result<ScoredBatch> {
+        let [b, c, h, w] = x.dims();
+        let n = self.image_size();
+        if b == 0 || c != 1 || h != n || w != n {
+            return Err(ScoreError::Shape(format!(
+                "batch of shape [{b}, {c}, {h}, {w}], the model takes [B ≥ 1, 1, {n}, {n}]"
+            )));
+        }
+        let x = x.inner();
+        let batch = match (&self.networks, self.method) {
+            (
+                Networks::AnoGan {
+                    generator,
+                    discriminator,
+                }
+                | Networks::FAnoGan {
+                    generator,
+                    discriminator,
+                    ..
+                },
+                Method::Search,
+            ) => self.search(generator, discriminator, x, None, None)?,
+            (
+                Networks::FAnoGan {
+                    generator,
+                    discriminator,
+                    encoder: Some(encoder),
+                    kappa,
+                },
+                m @ (Method::Izi | Method::IziSearch),
+            ) => {
+                let izi = izi(generator, discriminator, encoder, *kappa, x.clone());
+                if m == Method::Izi {
+                    izi
+                } else {
+                    let z0 = encoder.forward(x.clone());
+                    let izi_scores: Vec<f64> = izi.scores.iter().map(|s| s.score).collect();
+                    self.search(generator, discriminator, x, Some(z0), Some(izi_scores))?
+                }
+            }
+            (
+                Networks::AlphaGan {
+                    encoder,
+                    generator,
+                    discriminator,
+                    code,
+                },
+                Method::Reconstruction,
+            ) => alpha(encoder, generator, discriminator, code, x),
+            _ => {
+                return Err(ScoreError::Unsupported(format!(
+                    "scoring method {} does not apply to this model",
+                    self.method.name()
+                )));
+            }
+        };
+        for (index, s) in batch.scores.iter().enumerate() {
+            for (what, value) in std::iter::once(("score", s.score))
+                .chain(s.components.iter().map(|(k, v)| (k.as_str(), *v)))
+            {
+                if !value.is_finite() {
+                    return Err(ScoreError::NonFinite {
+                        index,
+                        what: what.to_string(),
+                        value,
+                    });
+                }
+            }
+        }
+        Ok(batch)
+    }
+
+    fn search(
+        &self,
+        g: &Generator,
+        d: &Discriminator,
+        x: Tensor<4>,
+        warm: Option<Tensor<2>>,
+        izi: Option<Vec<f64>>,
+    ) -> Result<ScoredBatch> {
+        let out = latent_search(g, d, x, warm, &self.options.search)?;
+        let scores = out
+            .results
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let mut components = vec![
+                    ("residual".to_string(), r.residual),
+                    ("discrimination".to_string(), r.discrimination),
+                ];
+                if let Some(izi) = &izi {
+                    components.push(("izi".to_string(), izi[i]));
+                }
+                Scores {
+                    score: r.score,
+                    components,
+                }
+            })
+            .collect();
+        Ok(ScoredBatch {
+            scores,
+            reconstructions: out.reconstructions,
+        })
+    }
+}
+
+/// f-AnoGAN's izi score.
+fn izi(g: &Generator, d: &Discriminator, e: &Encoder, kappa: f64, x: Tensor<4>) -> ScoredBatch {
+    let xh = g.forward(e.forward(x.clone()));
+    let residual = host(per_image_mean((x.clone() - xh.clone()).powi_scalar(2)));
+    let feature = host(per_image_mean(
+        (d.features(x) - d.features(xh.clone())).powi_scalar(2),
+    ));
+    let scores = residual
+        .iter()
+        .zip(&feature)
+        .map(|(&r, &f)| Scores {
+            score: r + kappa * f,
+            components: vec![("residual".into(), r), ("feature".into(), f)],
+        })
+        .collect();
+    ScoredBatch {
+        scores,
+        reconstructions: xh,
+    }
+}
+
+/// alpha-GAN's scores. The main score is the L1 reconstruction error.
+fn alpha(
+    e: &Encoder,
+    g: &Generator,
+    d: &ImageDiscriminator,
+    c: &CodeDiscriminator,
+    x: Tensor<4>,
+) -> ScoredBatch {
+    let b = x.dims()[0];
+    let z = e.forward(x.clone());
+    let xh = g.forward(z.clone());
+    let diff = x.clone() - xh.clone();
+    let l1 = host(per_image_mean(diff.clone().abs()));
+    let l2 = host(per_image_mean(diff.powi_scalar(2)));
+    let (logits, fx) = d.forward(x);
+    let (_, fxh) = d.forward(xh.clone());
+    let feature = host(per_image_mean((fx - fxh).powi_scalar(2)));
+    // An image the discriminator finds unreal, a code the code discriminator finds unlike the
+    // prior: both have low logits, so both enter negated.
+    let d_score = host(logits.mean_dim(1).reshape([b]).neg());
+    let c_score = host(c.forward(z).neg());
+    let scores = (0..b)
+        .map(|i| Scores {
+            score: l1[i],
+            components: vec![
+                ("l1".into(), l1[i]),
+                ("l2".into(), l2[i]),
+                ("feature".into(), feature[i]),
+                ("d".into(), d_score[i]),
+                ("c".into(), c_score[i]),
+            ],
+        })
+        .collect();
+    ScoredBatch {
+        scores,
+        reconstructions: xh,
+    }
+}

@@ -1,0 +1,303 @@
+//! The latent search and the scorers on tiny seeded networks.
+#![allow(clippy::unwrap_used)]
+
+use burn::module::{ModuleMapper, Param};
+use burn::prelude::*;
+use murgan_models::Networks;
+use murgan_models::init::seeded;
+use murgan_models::nets::{
+    CodeDiscriminatorConfig, DcganConfig, Discriminator, EncoderConfig, Generator,
+    ImageDiscriminator,
+};
+use murgan_score::{Method, ScoreError, Scorer, ScoringOptions, SearchConfig, latent_search};
+
+const N: usize = 16;
+
+fn shape() -> DcganConfig {
+    DcganConfig::new()
+        .with_image_size(N)
+        .with_latent_dim(8)
+        .with_gen_width(4)
+        .with_disc_width(4)
+}
+
+/// Multiplies every convolution kernel: DCGAN's N(0, 0.02) initial weights leave an untrained
+/// generator almost blind to its latent, which would make the search trivially flat.
+struct Amplify(f32);
+
+impl ModuleMapper for Amplify {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if D == 4 {
+            let k = self.0;
+            param.map(|t| t.mul_scalar(k))
+        } else {
+            param
+        }
+    }
+}
+
+fn nets(device: &Device) -> (Generator, Discriminator) {
+    let s = shape();
+    (
+        seeded(s.init_generator(device).unwrap(), 1)
+            .map(&mut Amplify(25.0))
+            .valid(),
+        seeded(s.init_discriminator(device).unwrap(), 2)
+            .map(&mut Amplify(25.0))
+            .valid(),
+    )
+}
+
+/// `count` deterministic images in [-1, 1].
+fn images(count: usize) -> Vec<Vec<f32>> {
+    (0..count)
+        .map(|k| {
+            (0..N * N)
+                .map(|i| (((i * 7 + k * 13) % 17) as f32 / 8.0 - 1.0) * 0.8)
+                .collect()
+        })
+        .collect()
+}
+
+fn tensor(imgs: &[Vec<f32>], device: &Device) -> Tensor<4> {
+    Tensor::from_data(
+        TensorData::new(imgs.concat(), [imgs.len(), 1, N, N]),
+        device,
+    )
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-4 * a.abs().max(b.abs()).max(1.0)
+}
+
+#[test]
+fn batched_search_equals_searching_each_image_alone() {
+    let device = Device::flex();
+    let (g, d) = nets(&device);
+    let imgs = images(4);
+    for config in [
+        SearchConfig::default().with_iterations(25).with_restarts(2),
+        // Early stopping takes images out of the batch at different steps.
+        SearchConfig::default()
+            .with_iterations(60)
+            .with_early_stop(0.02, 5),
+    ] {
+        let batch = latent_search(&g, &d, tensor(&imgs, &device), None, &config).unwrap();
+        assert_eq!(batch.results.len(), 4);
+        assert_eq!(batch.reconstructions.dims(), [4, 1, N, N]);
+        assert_eq!(batch.latents.dims(), [4, 8]);
+        // Reverse order too: an image's result must not depend on its neighbours or place.
+        let reversed: Vec<Vec<f32>> = imgs.iter().rev().cloned().collect();
+        let rev = latent_search(&g, &d, tensor(&reversed, &device), None, &config).unwrap();
+        for (i, img) in imgs.iter().enumerate() {
+            let alone = latent_search(
+                &g,
+                &d,
+                tensor(std::slice::from_ref(img), &device),
+                None,
+                &config,
+            )
+            .unwrap()
+            .results[0];
+            let together = batch.results[i];
+            for r in [together, rev.results[3 - i]] {
+                assert!(close(r.score, alone.score), "image {i}: {r:?} vs {alone:?}");
+                assert!(close(r.residual, alone.residual));
+                assert!(close(r.discrimination, alone.discrimination));
+                assert_eq!((r.steps, r.restart), (alone.steps, alone.restart));
+            }
+        }
+    }
+}
+
+#[test]
+fn search_lowers_the_loss_and_scores_are_finite() {
+    let device = Device::flex();
+    let (g, d) = nets(&device);
+    let config = SearchConfig::default().with_iterations(40);
+    let out = latent_search(&g, &d, tensor(&images(3), &device), None, &config).unwrap();
+    for r in &out.results {
+        assert!(r.score.is_finite() && r.residual.is_finite() && r.discrimination.is_finite());
+        assert!(r.score < r.initial_score * 0.99, "{r:?}");
+        assert_eq!(r.steps, 40);
+        let expected = 0.9 * r.residual + 0.1 * r.discrimination;
+        assert!(close(r.score, expected), "{r:?}");
+    }
+    // More steps search further.
+    let longer = latent_search(
+        &g,
+        &d,
+        tensor(&images(3), &device),
+        None,
+        &config.clone().with_iterations(120),
+    )
+    .unwrap();
+    let sum = |o: &murgan_score::SearchOutput| o.results.iter().map(|r| r.score).sum::<f64>();
+    assert!(sum(&longer) < sum(&out));
+}
+
+#[test]
+fn early_stopping_stops_and_warm_start_is_used() {
+    let device = Device::flex();
+    let (g, d) = nets(&device);
+    let x = tensor(&images(2), &device);
+    let stop = SearchConfig::default()
+        .with_iterations(400)
+        .with_early_stop(0.05, 10);
+    let out = latent_search(&g, &d, x.clone(), None, &stop).unwrap();
+    assert!(
+        out.results.iter().all(|r| r.steps < 400),
+        "{:?}",
+        out.results
+    );
+
+    // Zero steps from a warm start: the score is the loss at the warm start itself.
+    let z0 = Tensor::<2>::from_data(TensorData::new(vec![0.3f32; 16], [2, 8]), &device);
+    let zero = SearchConfig::default().with_iterations(0);
+    let warm = latent_search(&g, &d, x.clone(), Some(z0.clone()), &zero).unwrap();
+    let latents: Vec<f32> = warm
+        .latents
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec()
+        .unwrap();
+    assert!(latents.iter().all(|v| (v - 0.3).abs() < 1e-6));
+    assert_eq!(warm.results[0].steps, 0);
+
+    let bad = Tensor::<2>::zeros([3, 8], &device);
+    assert!(matches!(
+        latent_search(&g, &d, x.clone(), Some(bad), &zero),
+        Err(ScoreError::Shape(_))
+    ));
+    for config in [
+        SearchConfig::default().with_restarts(0),
+        SearchConfig {
+            lambda: 1.5,
+            ..Default::default()
+        },
+        SearchConfig {
+            lr: f64::NAN,
+            ..Default::default()
+        },
+        SearchConfig::default().with_early_stop(0.1, 0),
+    ] {
+        assert!(matches!(
+            latent_search(&g, &d, x.clone(), None, &config),
+            Err(ScoreError::InvalidConfig(_))
+        ));
+    }
+}
+
+#[test]
+fn scorers_report_their_components_with_fixed_directions() {
+    let device = Device::flex();
+    let s = shape();
+    let encoder = |bounded| {
+        seeded(
+            EncoderConfig::new()
+                .with_image_size(N)
+                .with_latent_dim(8)
+                .with_width(4)
+                .with_bounded(bounded)
+                .init(&device)
+                .unwrap(),
+            3,
+        )
+        .valid()
+    };
+    let (g, d) = nets(&device);
+    let x = tensor(&images(2), &device);
+
+    // f-AnoGAN izi: score = residual + κ·feature.
+    let fano = Networks::FAnoGan {
+        generator: g.clone(),
+        discriminator: d.clone(),
+        encoder: Some(encoder(true)),
+        kappa: 2.0,
+    };
+    let scorer = Scorer::new(fano.clone(), ScoringOptions::default()).unwrap();
+    assert_eq!(scorer.method(), Method::Izi);
+    let out = scorer.score(x.clone()).unwrap();
+    for sc in &out.scores {
+        let (r, f) = (sc.get("residual").unwrap(), sc.get("feature").unwrap());
+        assert!(close(sc.score, r + 2.0 * f), "{sc:?}");
+    }
+    // Scoring is deterministic.
+    assert_eq!(scorer.score(x.clone()).unwrap().scores, out.scores);
+
+    // izi-search: the search starts at E(x); the izi score is kept as a component.
+    let options = ScoringOptions {
+        method: Some(Method::IziSearch),
+        search: SearchConfig::default().with_iterations(10),
+    };
+    let refined = Scorer::new(fano, options)
+        .unwrap()
+        .score(x.clone())
+        .unwrap();
+    assert_eq!(
+        refined.scores[0]
+            .components
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>(),
+        ["residual", "discrimination", "izi"]
+    );
+    assert!(close(
+        refined.scores[1].get("izi").unwrap(),
+        out.scores[1].score
+    ));
+
+    // alpha-GAN: the main score is L1; D and C enter negated.
+    let alpha = Networks::AlphaGan {
+        encoder: encoder(false),
+        generator: g.clone(),
+        discriminator: ImageDiscriminator::Dcgan(d.clone()),
+        code: seeded(
+            CodeDiscriminatorConfig::new()
+                .with_latent_dim(8)
+                .with_hidden(8)
+                .init(&device)
+                .unwrap(),
+            4,
+        )
+        .valid(),
+    };
+    let scorer = Scorer::new(alpha, ScoringOptions::default()).unwrap();
+    assert_eq!(scorer.component_names(), ["l1", "l2", "feature", "d", "c"]);
+    let out = scorer.score(x.clone()).unwrap();
+    let (logit, _) = d.forward(x.clone());
+    let logit: Vec<f32> = logit.into_data().convert::<f32>().try_into_vec().unwrap();
+    for (sc, l) in out.scores.iter().zip(logit) {
+        assert_eq!(sc.score, sc.get("l1").unwrap());
+        assert!(close(sc.get("d").unwrap(), -(l as f64)));
+        assert!(sc.get("l2").unwrap() <= sc.get("l1").unwrap() * 2.0);
+    }
+
+    // Wrong method, untrained encoder, wrong image size: clear errors.
+    let ano = Networks::AnoGan {
+        generator: g.clone(),
+        discriminator: d.clone(),
+    };
+    let izi = ScoringOptions {
+        method: Some(Method::Izi),
+        ..Default::default()
+    };
+    assert!(matches!(
+        Scorer::new(ano.clone(), izi.clone()),
+        Err(ScoreError::Unsupported(_))
+    ));
+    let early = Networks::FAnoGan {
+        generator: g,
+        discriminator: d,
+        encoder: None,
+        kappa: 1.0,
+    };
+    let err = Scorer::new(early, izi).unwrap_err().to_string();
+    assert!(err.contains("not trained yet"), "{err}");
+    let scorer = Scorer::new(ano, ScoringOptions::default()).unwrap();
+    assert!(matches!(
+        scorer.score(Tensor::zeros([1, 1, 32, 32], &device)),
+        Err(ScoreError::Shape(_))
+    ));
+    let _ = s;
+}
