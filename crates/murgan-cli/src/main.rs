@@ -1,6 +1,7 @@
 //! `murgan`: synthetic radiographs, data set summaries and anomaly-detection metrics from the
 //! command line.
 
+mod score;
 mod train;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,12 @@ enum Command {
     Metrics(MetricsArgs),
     /// Train a GAN on the normal training images of a data set.
     Train(Box<train::TrainArgs>),
+    /// Score images (files or folders) with a trained model: one line per image.
+    Score(Box<score::ScoreArgs>),
+    /// Score a data set's split and report ROC-AUC and AP per category for every score component.
+    Evaluate(Box<score::EvaluateArgs>),
+    /// Fit the anomaly threshold on normal images and store it in the model's model.json.
+    Calibrate(Box<score::CalibrateArgs>),
 }
 
 #[derive(Args)]
@@ -106,6 +113,9 @@ struct MetricsArgs {
     /// Bootstrap seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// The column holding the scores (e.g. a component of `murgan evaluate --scores-out`).
+    #[arg(long, default_value = "score")]
+    column: String,
 }
 
 fn main() -> Result<()> {
@@ -114,6 +124,9 @@ fn main() -> Result<()> {
         Command::Dataset(DatasetCommand::Summary(a)) => run_summary(a),
         Command::Metrics(a) => run_metrics(a),
         Command::Train(a) => train::run(*a),
+        Command::Score(a) => score::run_score(*a),
+        Command::Evaluate(a) => score::run_evaluate(*a),
+        Command::Calibrate(a) => score::run_calibrate(*a),
     }
 }
 
@@ -213,7 +226,7 @@ pub(crate) fn report_problems(problems: &[data::DataError]) {
 }
 
 fn run_metrics(a: MetricsArgs) -> Result<()> {
-    let images = metrics::read_scores_csv(&a.scores)?;
+    let images = metrics::read_scores_csv_column(&a.scores, &a.column)?;
     let opts = ReportOptions {
         study_agg: a.study_agg.parse::<StudyAgg>()?,
         bootstrap: a.bootstrap,
@@ -224,7 +237,7 @@ fn run_metrics(a: MetricsArgs) -> Result<()> {
         .with_context(|| format!("metrics of {}", a.scores.display()))?;
     sp.finish_and_clear();
     if let Some(dir) = &a.plots {
-        write_plots(dir, &images, &opts)?;
+        write_plots(dir, &images, &opts, "")?;
     }
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -236,7 +249,18 @@ fn run_metrics(a: MetricsArgs) -> Result<()> {
 
 /// Image-level ROC curves of every category on one chart, the study-level ones on another,
 /// and a histogram of normal vs abnormal scores per category.
-fn write_plots(dir: &Path, images: &[metrics::ScoredImage], opts: &ReportOptions) -> Result<()> {
+/// File names start with `prefix_` and titles name it, when `prefix` is not empty.
+pub(crate) fn write_plots(
+    dir: &Path,
+    images: &[metrics::ScoredImage],
+    opts: &ReportOptions,
+    prefix: &str,
+) -> Result<()> {
+    let (file, title) = if prefix.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (format!("{prefix}_"), format!(" of {prefix}"))
+    };
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let cat = |i: &metrics::ScoredImage| i.category.clone().unwrap_or_else(|| ALL.into());
     let cats: Vec<String> = images.iter().map(cat).collect();
@@ -245,7 +269,11 @@ fn write_plots(dir: &Path, images: &[metrics::ScoredImage], opts: &ReportOptions
             .zip(images)
             .map(|(c, i)| (c.as_str(), i.label, i.score)),
     );
-    roc_chart(&dir.join("roc_image.png"), "Image-level ROC", &groups)?;
+    roc_chart(
+        &dir.join(format!("{file}roc_image.png")),
+        &format!("Image-level ROC{title}"),
+        &groups,
+    )?;
     for (cat, (l, s)) in &groups {
         let pick = |want: bool| {
             l.iter()
@@ -255,8 +283,8 @@ fn write_plots(dir: &Path, images: &[metrics::ScoredImage], opts: &ReportOptions
                 .collect::<Vec<f64>>()
         };
         metrics::histogram_plot(
-            &dir.join(format!("hist_{cat}.png")),
-            &format!("Scores, {cat}"),
+            &dir.join(format!("{file}hist_{cat}.png")),
+            &format!("Scores{title}, {cat}"),
             &pick(false),
             &pick(true),
             30,
@@ -265,7 +293,11 @@ fn write_plots(dir: &Path, images: &[metrics::ScoredImage], opts: &ReportOptions
     if images.iter().any(|i| i.study.is_some()) {
         let studies = metrics::study_scores(images, opts.study_agg)?;
         let groups = group_by_category(studies.iter().map(|(c, s)| (c.as_str(), s.label, s.score)));
-        roc_chart(&dir.join("roc_study.png"), "Study-level ROC", &groups)?;
+        roc_chart(
+            &dir.join(format!("{file}roc_study.png")),
+            &format!("Study-level ROC{title}"),
+            &groups,
+        )?;
     }
     eprintln!("wrote plots to {}", dir.display());
     Ok(())

@@ -295,3 +295,160 @@ fn train_writes_checkpoints_resumes_and_refuses_bad_choices() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("anogan, alphagan or fanogan"));
 }
+
+fn lines_json(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn score_evaluate_and_calibrate_a_trained_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, run) = (tmp.path().join("MURA-v1.1"), tmp.path().join("run"));
+    let ok = |o: &Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    ok(&murgan(&[
+        "synth",
+        "--out",
+        p(tmp.path()),
+        "--per-category",
+        "8",
+        "--image-size",
+        "48",
+        "--categories",
+        "HAND,ELBOW",
+    ]));
+    ok(&murgan(&[
+        "train",
+        "--model",
+        "fanogan",
+        "--data",
+        p(&data),
+        "--out",
+        p(&run),
+        "--image-size",
+        "16",
+        "--iterations",
+        "4",
+        "--encoder-iterations",
+        "4",
+        "--batch-size",
+        "8",
+        "--width",
+        "4",
+        "--latent",
+        "8",
+    ]));
+
+    // `score`: one JSON line per input, a broken file gets its error and the others go on.
+    let broken = tmp.path().join("broken.png");
+    std::fs::write(&broken, b"\x89PNG\r\n\x1a\n truncated").unwrap();
+    let heat = tmp.path().join("heat");
+    let hand = data.join("valid/XR_HAND");
+    let out = murgan(&[
+        "score",
+        "--model",
+        p(&run),
+        p(&hand),
+        p(&broken),
+        "--json",
+        "--heatmaps",
+        p(&heat),
+        "--batch-size",
+        "3",
+    ]);
+    ok(&out);
+    let lines = lines_json(&out);
+    let images: Vec<_> = lines.iter().filter(|l| l["error"].is_null()).collect();
+    assert!(images.len() >= 2, "{lines:?}");
+    for l in &images {
+        let (r, f) = (
+            l["components"]["residual"].as_f64().unwrap(),
+            l["components"]["feature"].as_f64().unwrap(),
+        );
+        assert!((l["score"].as_f64().unwrap() - (r + f)).abs() < 1e-5);
+        assert!(l["is_anomalous"].is_null(), "not calibrated yet");
+    }
+    let bad = lines.last().unwrap();
+    assert!(bad["path"].as_str().unwrap().ends_with("broken.png"));
+    assert!(
+        bad["error"].as_str().unwrap().contains("broken.png"),
+        "{bad}"
+    );
+    assert!(bad["score"].is_null());
+    assert_eq!(std::fs::read_dir(&heat).unwrap().count(), images.len());
+    // Every file failing is a failure of the command.
+    assert!(
+        !murgan(&["score", "--model", p(&run), p(&broken)])
+            .status
+            .success()
+    );
+
+    // `evaluate`: per-component metrics equal to `murgan metrics` on the CSV it wrote.
+    let csv = tmp.path().join("scores.csv");
+    let eval = stdout_json(&murgan(&[
+        "evaluate",
+        "--model",
+        p(&run),
+        "--data",
+        p(&data),
+        "--json",
+        "--bootstrap",
+        "50",
+        "--scores-out",
+        p(&csv),
+        "--plots",
+        p(&tmp.path().join("plots")),
+    ]));
+    assert!(eval["score"]["image"]["HAND"]["auc"].is_number(), "{eval}");
+    for column in ["score", "residual", "feature"] {
+        let m = stdout_json(&murgan(&[
+            "metrics",
+            "--scores",
+            p(&csv),
+            "--column",
+            column,
+            "--json",
+            "--bootstrap",
+            "50",
+        ]));
+        let e = if column == "score" {
+            &eval["score"]
+        } else {
+            &eval["components"][column]
+        };
+        assert_eq!(&m, e, "{column}");
+    }
+    assert!(tmp.path().join("plots/residual_roc_image.png").is_file());
+
+    // `calibrate` stores a threshold; `score` then gives verdicts.
+    ok(&murgan(&[
+        "calibrate",
+        "--model",
+        p(&run),
+        "--data",
+        p(&data),
+        "--specificity",
+        "0.8",
+    ]));
+    let out = murgan(&["score", "--model", p(&run), p(&hand), "--json"]);
+    ok(&out);
+    assert!(
+        lines_json(&out)
+            .iter()
+            .all(|l| l["is_anomalous"].is_boolean())
+    );
+    // Another method is refused for this model, by name.
+    let out = murgan(&[
+        "score",
+        "--model",
+        p(&run),
+        "--method",
+        "reconstruction",
+        p(&hand),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not apply"));
+}

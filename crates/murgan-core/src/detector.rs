@@ -242,7 +242,18 @@ impl Detector {
             .iter()
             .map(|s| s.score)
             .collect();
-        let threshold = murgan_metrics::threshold_for_specificity(&scores, target_specificity)?;
+        self.calibrate_scores(&scores, target_specificity, source)
+    }
+
+    /// [`Detector::calibrate`] from the scores this detector gave normal images (for callers
+    /// that score large sets in chunks).
+    pub fn calibrate_scores(
+        &mut self,
+        scores: &[f64],
+        target_specificity: f64,
+        source: &str,
+    ) -> Result<Calibration> {
+        let threshold = murgan_metrics::threshold_for_specificity(scores, target_specificity)?;
         let below = scores.iter().filter(|&&s| s < threshold).count();
         let calibration = Calibration {
             threshold,

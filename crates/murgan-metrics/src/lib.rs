@@ -35,5 +35,5 @@ pub use report::{
 pub use roc::{
     Operating, Roc, at_threshold, average_precision, roc_auc, threshold_for_specificity,
 };
-pub use scores::{parse_label, read_scores_csv};
+pub use scores::{parse_label, read_scores_csv, read_scores_csv_column};
 pub use study::{StudyAgg, StudyScore, aggregate};

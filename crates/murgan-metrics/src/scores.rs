@@ -19,15 +19,30 @@ pub fn parse_label(s: &str) -> Option<bool> {
 /// Reads a scores CSV. Every bad line is an error naming the file and line: metrics over a
 /// silently shortened input would mislead.
 pub fn read_scores_csv(path: &Path) -> Result<Vec<ScoredImage>> {
+    read_scores_csv_column(path, "score")
+}
+
+/// Reads a scores CSV taking the scores from the column `column` (e.g. one component of the
+/// file `murgan evaluate --scores-out` writes).
+pub fn read_scores_csv_column(path: &Path, column: &str) -> Result<Vec<ScoredImage>> {
     let bytes = std::fs::read(path).map_err(|e| MetricsError::Io {
         path: path.to_path_buf(),
         source: e,
     })?;
-    parse_scores_csv(&bytes, path)
+    parse_scores_csv_column(&bytes, path, column)
 }
 
 /// Parses scores CSV bytes; `path` is used in error messages.
 pub fn parse_scores_csv(bytes: &[u8], path: &Path) -> Result<Vec<ScoredImage>> {
+    parse_scores_csv_column(bytes, path, "score")
+}
+
+/// Parses scores CSV bytes, scores from the column `column`.
+pub fn parse_scores_csv_column(
+    bytes: &[u8],
+    path: &Path,
+    column: &str,
+) -> Result<Vec<ScoredImage>> {
     let err = |line: usize, message: String| MetricsError::Parse {
         file: path.to_path_buf(),
         line,
@@ -40,7 +55,8 @@ pub fn parse_scores_csv(bytes: &[u8], path: &Path) -> Result<Vec<ScoredImage>> {
     let header = reader.headers().map_err(|e| err(1, e.to_string()))?.clone();
     let col = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
     let label_col = col("label").ok_or_else(|| err(1, "header has no `label` column".into()))?;
-    let score_col = col("score").ok_or_else(|| err(1, "header has no `score` column".into()))?;
+    let score_col =
+        col(column).ok_or_else(|| err(1, format!("header has no `{column}` column")))?;
     let (cat_col, study_col) = (col("category"), col("study"));
     let mut out = Vec::new();
     for (i, row) in reader.records().enumerate() {
@@ -106,6 +122,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("s.csv:3") && e.contains("label"), "{e}");
+        let cols = parse_scores_csv_column(b"label,score,l1\n1,0.3,7\n0,0.1,2\n", p, "l1").unwrap();
+        assert_eq!((cols[0].score, cols[1].score), (7.0, 2.0));
+        let e = parse_scores_csv_column(b"label,score\n1,0.3\n", p, "l2")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`l2`"), "{e}");
         let e = parse_scores_csv(b"label,score\n1,NaN\n", p)
             .unwrap_err()
             .to_string();
