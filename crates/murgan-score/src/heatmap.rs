@@ -149,6 +149,27 @@ impl Heatmap {
         Ok(png)
     }
 
+    /// The original and the overlay side by side, as PNG bytes.
+    pub fn panel_png(&self, original: &GrayImage, scale: Option<f32>) -> Result<Vec<u8>> {
+        let overlay = self.overlay(original, scale)?;
+        let (w, h) = (self.width, self.height);
+        let mut panel = RgbImage::new(2 * w, h);
+        for (x, y, px) in panel.enumerate_pixels_mut() {
+            *px = if x < w {
+                let g =
+                    (original.pixels[(y * w + x) as usize].clamp(0.0, 1.0) * 255.0).round() as u8;
+                Rgb([g, g, g])
+            } else {
+                *overlay.get_pixel(x - w, y)
+            };
+        }
+        let mut png = Vec::new();
+        panel
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .map_err(|e| ScoreError::Shape(format!("encoding the panel: {e}")))?;
+        Ok(png)
+    }
+
     /// Writes [`Heatmap::overlay`] to a PNG file, atomically.
     pub fn write_overlay(
         &self,
