@@ -2,6 +2,7 @@
 //! command line.
 
 mod score;
+mod serve;
 mod train;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,8 @@ enum Command {
     Evaluate(Box<score::EvaluateArgs>),
     /// Fit the anomaly threshold on normal images and store it in the model's model.json.
     Calibrate(Box<score::CalibrateArgs>),
+    /// Serve the web app: upload an X-ray, see its score, verdict and heatmap; JSON API.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Args)]
@@ -127,6 +130,7 @@ fn main() -> Result<()> {
         Command::Score(a) => score::run_score(*a),
         Command::Evaluate(a) => score::run_evaluate(*a),
         Command::Calibrate(a) => score::run_calibrate(*a),
+        Command::Serve(a) => serve::run(a),
     }
 }
 
