@@ -327,7 +327,7 @@ async fn score(
     });
     match job.await {
         Ok(Ok(body)) => Json(body).into_response(),
-        Ok(Err(r)) => r,
+        Ok(Err((status, message))) => error(status, message),
         Err(e) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("scoring failed: {e}"),
@@ -336,16 +336,16 @@ async fn score(
 }
 
 /// Decodes and scores an upload (on a blocking thread).
-fn score_bytes(model: &Model, bytes: &[u8], name: &str) -> Result<Value, Response> {
+fn score_bytes(model: &Model, bytes: &[u8], name: &str) -> Result<Value, (StatusCode, String)> {
     let started = Instant::now();
     let detector = model.detector.lock().unwrap_or_else(|p| p.into_inner());
     let limits = detector.preprocess_config().limits;
     let gray = pipeline::decode_bytes(bytes, Path::new(name), &limits)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()))?;
+        .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
     let report = detector
         .score(&gray)
-        .map_err(|e| error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
-    let internal = |e: String| error(StatusCode::INTERNAL_SERVER_ERROR, e);
+        .map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    let internal = |e: String| (StatusCode::INTERNAL_SERVER_ERROR, e);
     let heatmap = report
         .heatmap
         .overlay_png(&gray, None)

@@ -2,6 +2,9 @@
 //! page's file input and must see the score and the heatmap. Needs `chromedriver` and
 //! `chromium` (Debian's `chromium-driver` and `chromium`, which `.ci/run` installs); without
 //! them the test is skipped outside CI and fails in CI.
+//!
+//! `MURGAN_WEB_MODELS=DIR MURGAN_WEB_XRAY=FILE.png MURGAN_SCREENSHOT=OUT.png` runs it on a real
+//! model and X-ray instead of the tiny model it trains (how the README's screenshot was made).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -59,7 +62,10 @@ async fn chromium_uploads_an_xray_and_sees_score_and_heatmap() {
 
     // The server, on a free loopback port.
     let dir = tempfile::tempdir().unwrap();
-    let models = load_models(&common::train_model(dir.path()), &Device::flex()).unwrap();
+    let models_dir = std::env::var_os("MURGAN_WEB_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| common::train_model(dir.path()));
+    let models = load_models(&models_dir, &Device::flex()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -114,8 +120,17 @@ async fn chromium_uploads_an_xray_and_sees_score_and_heatmap() {
         .for_element(Locator::Css("#category option"))
         .await
         .unwrap();
-    let xray = dir.path().join("hand-xray.png");
-    std::fs::write(&xray, common::xray_png(120, 96, 2)).unwrap();
+    let xray = match std::env::var_os("MURGAN_WEB_XRAY") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            let path = dir.path().join("hand-xray.png");
+            std::fs::write(&path, common::xray_png(120, 96, 2)).unwrap();
+            path
+        }
+    };
+    let width = murgan_core::data::pipeline::decode_file(&xray, &Default::default())
+        .unwrap()
+        .width;
     let input = client.find(Locator::Id("file")).await.unwrap();
     input.send_keys(xray.to_str().unwrap()).await.unwrap();
 
@@ -159,7 +174,7 @@ async fn chromium_uploads_an_xray_and_sees_score_and_heatmap() {
         .unwrap();
     assert_eq!(
         loaded.as_u64(),
-        Some(120),
+        Some(u64::from(width)),
         "the heatmap is on the original's grid"
     );
     let rows = client
