@@ -452,3 +452,15 @@ fn score_evaluate_and_calibrate_a_trained_model() {
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not apply"));
 }
+
+#[test]
+fn serve_without_models_refuses_to_start_and_says_how_to_get_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = murgan(&["serve", "--models", p(tmp.path()), "--addr", "127.0.0.1:0"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no trained model") && err.contains("murgan train"),
+        "{err}"
+    );
+}
