@@ -5,20 +5,30 @@
 //! cargo run --release --example throughput -- --mode train --batch 64 --iterations 5 --json
 //! ```
 //!
-//! Modes: `train` (one DCGAN training step, G and D, through `murgan-models`' trainer:
-//! `step_s`, `img_per_s`). The networks are the PyTorch DCGAN tutorial's (64×64, nz = 100,
-//! ngf = ndf = 64) with fresh weights. `--device` picks cpu, wgpu or cuda.
+//! Modes, each timing murgan's real code path:
+//! - `latent`: AnoGAN's latent search (`murgan-score`'s `latent_search`, Adam on z, λ = 0.1,
+//!   f(x) once per image): `img_iter_per_s`;
+//! - `izi`: f-AnoGAN's one-pass score (`murgan-score`'s `Scorer`, method izi): `img_per_s`;
+//! - `train`: one DCGAN training step, G and D (`murgan-models`' trainer): `step_s`, `img_per_s`.
+//!
+//! The networks are the PyTorch DCGAN tutorial's (64×64, nz = 100, ngf = ndf = 64) with fresh
+//! seeded weights, the images uniform noise in [-1, 1], as in the peer script. `--device` picks
+//! cpu, wgpu or cuda.
 
 use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::Parser;
-use murgan_core::models::nets::DcganConfig;
+use murgan_core::burn::prelude::*;
+use murgan_core::models::Networks;
+use murgan_core::models::init::seeded;
+use murgan_core::models::nets::{DcganConfig, EncoderConfig};
 use murgan_core::models::train::{AnoGanConfig, AnoGanTrainer, TrainConfig, Trainer, TrainingSet};
+use murgan_core::score::{Scorer, ScoringOptions, SearchConfig, latent_search};
 
 #[derive(Parser)]
 struct Args {
-    /// What to time: train.
+    /// What to time: latent, izi or train.
     #[arg(long, default_value = "train")]
     mode: String,
     /// Images per batch.
@@ -44,34 +54,113 @@ struct Args {
     json: bool,
 }
 
-fn main() -> Result<()> {
-    let a = Args::parse();
-    if a.mode != "train" {
-        bail!(
-            "--mode {}: this build times `train` (latent and izi come with the scoring crate)",
-            a.mode
-        );
-    }
-    let device = murgan_core::device(a.device.as_deref())?;
-    let n = a.image_size;
-    // Uniform noise in [-1, 1] as images, like the peer script.
-    let images: Vec<Vec<f32>> = (0..a.batch)
+/// `batch` images of uniform noise in [-1, 1], like the peer script.
+fn noise_images(batch: usize, n: usize) -> Vec<Vec<f32>> {
+    (0..batch)
         .map(|k| {
             (0..n * n)
                 .map(|i| (((i * 7919 + k * 104_729) % 2001) as f32 / 1000.0) - 1.0)
                 .collect()
         })
-        .collect();
-    let data = TrainingSet::from_images(images, n)?;
+        .collect()
+}
+
+fn print_json(a: &Args, device: &murgan_core::Device, fields: &str) {
+    println!(
+        "{{\"impl\": \"murgan {}\", \"mode\": \"{}\", \"device\": \"{:?}\", \"batch\": {}, {fields}}}",
+        env!("CARGO_PKG_VERSION"),
+        a.mode,
+        device,
+        a.batch
+    );
+}
+
+fn main() -> Result<()> {
+    let a = Args::parse();
+    let device = murgan_core::device(a.device.as_deref())?;
+    let n = a.image_size;
     let model = DcganConfig::new()
         .with_image_size(n)
         .with_latent_dim(100)
         .with_gen_width(a.width)
         .with_disc_width(a.width);
+    match a.mode.as_str() {
+        "train" => train(&a, &device, model),
+        "latent" | "izi" => score(&a, &device, model),
+        other => bail!("--mode {other}: expected latent, izi or train"),
+    }
+}
+
+fn score(a: &Args, device: &murgan_core::Device, model: DcganConfig) -> Result<()> {
+    let n = a.image_size;
+    let generator = seeded(model.init_generator(device)?, 1).valid();
+    let discriminator = seeded(model.init_discriminator(device)?, 2).valid();
+    let x = Tensor::<4>::from_data(
+        TensorData::new(noise_images(a.batch, n).concat(), [a.batch, 1, n, n]),
+        device,
+    );
+    let t0 = if a.mode == "latent" {
+        let search = |iterations| {
+            latent_search(
+                &generator,
+                &discriminator,
+                x.clone(),
+                None,
+                &SearchConfig::default().with_iterations(iterations),
+            )
+        };
+        search(a.warmup)?;
+        let t0 = Instant::now();
+        search(a.iterations)?;
+        t0
+    } else {
+        let encoder = EncoderConfig::new()
+            .with_image_size(n)
+            .with_latent_dim(100)
+            .with_width(a.width)
+            .with_bounded(true)
+            .init(device)?;
+        let networks = Networks::FAnoGan {
+            generator,
+            discriminator,
+            encoder: Some(seeded(encoder, 3).valid()),
+            kappa: 1.0,
+        };
+        let scorer = Scorer::new(networks, ScoringOptions::default())?;
+        for _ in 0..a.warmup {
+            scorer.score(x.clone())?;
+        }
+        let t0 = Instant::now();
+        for _ in 0..a.iterations {
+            scorer.score(x.clone())?;
+        }
+        t0
+    };
+    let dt = t0.elapsed().as_secs_f64();
+    let work = (a.batch * a.iterations) as f64;
+    if !a.json {
+        eprintln!("{} × batch {} at {n}×{n}: {dt:.2} s", a.iterations, a.batch);
+    }
+    let key = if a.mode == "latent" {
+        "img_iter_per_s"
+    } else {
+        "img_per_s"
+    };
+    print_json(
+        a,
+        device,
+        &format!("\"{key}\": {}, \"seconds\": {dt}", work / dt),
+    );
+    Ok(())
+}
+
+fn train(a: &Args, device: &murgan_core::Device, model: DcganConfig) -> Result<()> {
+    let n = a.image_size;
+    let data = TrainingSet::from_images(noise_images(a.batch, n), n)?;
     let train = TrainConfig::new()
         .with_batch_size(a.batch)
         .with_iterations(a.warmup + a.iterations);
-    let mut trainer = AnoGanTrainer::new(AnoGanConfig::new(model, train), &device)?;
+    let mut trainer = AnoGanTrainer::new(AnoGanConfig::new(model, train), device)?;
     for it in 0..a.warmup {
         trainer.step(it, &data)?;
     }
@@ -87,12 +176,13 @@ fn main() -> Result<()> {
             a.iterations, a.batch
         );
     }
-    println!(
-        "{{\"impl\": \"murgan {}\", \"mode\": \"train\", \"device\": \"{:?}\", \"batch\": {}, \"step_s\": {step_s}, \"img_per_s\": {}, \"seconds\": {dt}}}",
-        env!("CARGO_PKG_VERSION"),
+    print_json(
+        a,
         device,
-        a.batch,
-        a.batch as f64 / step_s
+        &format!(
+            "\"step_s\": {step_s}, \"img_per_s\": {}, \"seconds\": {dt}",
+            a.batch as f64 / step_s
+        ),
     );
     Ok(())
 }

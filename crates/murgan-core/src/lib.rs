@@ -49,6 +49,8 @@ pub mod backend;
 pub mod detector;
 
 pub use backend::{Backend, Device, device};
+/// Burn, the tensor library murgan's models run on (for callers that build tensors themselves).
+pub use burn;
 pub use detector::{AnomalyReport, Detector};
 pub use murgan_data as data;
 pub use murgan_metrics as metrics;
