@@ -519,7 +519,7 @@ pub fn run_calibrate(a: CalibrateArgs) -> Result<()> {
         );
     } else {
         eprintln!(
-            "note: training images score lower than unseen normals, so the specificity on new images will be lower than asked"
+            "note: training images usually score lower than unseen normals, so the specificity on new images will likely be lower than asked"
         );
     }
     let records = a.data.records(&detector, split, Some(Label::Normal))?;
