@@ -100,9 +100,36 @@ struct Args {
     /// Adam learning rate of the GANs.
     #[arg(long)]
     lr: Option<f64>,
+    /// f-AnoGAN izi encoder iterations (default: --iterations).
+    #[arg(long)]
+    encoder_iterations: Option<usize>,
+    /// alpha-GAN iterations (default: --iterations).
+    #[arg(long)]
+    alphagan_iterations: Option<usize>,
+    /// Adam β₁ of the GANs.
+    #[arg(long)]
+    beta1: Option<f64>,
+    /// Adam β₂ of the GANs.
+    #[arg(long)]
+    beta2: Option<f64>,
+    /// f-AnoGAN's κ (weight of the feature residual).
+    #[arg(long)]
+    kappa: Option<f64>,
+    /// alpha-GAN's λ (weight of the L1 reconstruction loss).
+    #[arg(long)]
+    alphagan_lambda: Option<f64>,
     /// AnoGAN latent-search steps per image.
     #[arg(long)]
     search_steps: Option<usize>,
+    /// AnoGAN search: λ (weight of the discrimination loss).
+    #[arg(long)]
+    search_lambda: Option<f64>,
+    /// AnoGAN search: Adam step size on z.
+    #[arg(long)]
+    search_lr: Option<f64>,
+    /// AnoGAN search: restarts per image.
+    #[arg(long)]
+    restarts: Option<usize>,
     /// Synthetic studies per category (without data).
     #[arg(long, default_value_t = 60)]
     per_category: usize,
@@ -156,16 +183,21 @@ impl Settings {
             width: a.width.unwrap_or(width),
             batch_size: a.batch_size.unwrap_or(batch_size),
             gan_iterations: iterations,
-            encoder_iterations: iterations,
-            alphagan_iterations: iterations,
+            encoder_iterations: a.encoder_iterations.unwrap_or(iterations),
+            alphagan_iterations: a.alphagan_iterations.unwrap_or(iterations),
             lr: a.lr.unwrap_or(lr),
-            beta1: 0.5,
-            beta2: 0.999,
-            kappa: 1.0,
-            alphagan_lambda: 10.0,
-            search: SearchConfig::default()
-                .with_iterations(a.search_steps.unwrap_or(steps))
-                .with_seed(a.seed),
+            beta1: a.beta1.unwrap_or(0.5),
+            beta2: a.beta2.unwrap_or(0.999),
+            kappa: a.kappa.unwrap_or(1.0),
+            alphagan_lambda: a.alphagan_lambda.unwrap_or(10.0),
+            search: SearchConfig {
+                lambda: a.search_lambda.unwrap_or(0.1),
+                lr: a.search_lr.unwrap_or(0.05),
+                ..SearchConfig::default()
+            }
+            .with_iterations(a.search_steps.unwrap_or(steps))
+            .with_restarts(a.restarts.unwrap_or(1))
+            .with_seed(a.seed),
             bootstrap: a.bootstrap,
             seed: a.seed,
         })

@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// `cargo test` builds the examples next to the test binaries' folder.
+/// `cargo test` (without `--test`) builds the examples next to the test
+/// binaries' folder; before `cargo test --test reproduce_table` alone, `cargo build --example
+/// reproduce_table`.
 fn example() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
@@ -41,6 +43,14 @@ fn run(out: &std::path::Path, iterations: &str) -> Output {
             "3",
             "--bootstrap",
             "20",
+        ])
+        .args([
+            "--encoder-iterations",
+            "2",
+            "--kappa",
+            "0.5",
+            "--restarts",
+            "2",
         ])
         .output()
         .unwrap()
@@ -92,6 +102,9 @@ fn writes_the_table_resumes_and_refuses_other_settings() {
         }
     }
     assert_eq!(json["settings"]["gan_iterations"], 4);
+    assert_eq!(json["settings"]["encoder_iterations"], 2);
+    assert_eq!(json["settings"]["kappa"], 0.5);
+    assert_eq!(json["settings"]["search"]["restarts"], 2);
     assert!(out.join("settings.json").is_file());
 
     // Restarted: nothing is recomputed and the table is the same.
