@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use murgan_core::data::dataset::is_image_file;
 use murgan_core::data::pipeline::GrayImage;
 use murgan_core::data::{
     self, Category, ClassMap, Filter, Format, ImageRecord, Label, Loader, Split,
@@ -92,18 +93,15 @@ pub struct ScoreArgs {
     heatmaps: Option<PathBuf>,
 }
 
-fn is_image(p: &Path) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
-}
-
 /// Files as given; folders expanded to the images under them, sorted.
 fn expand(inputs: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for input in inputs {
         if input.is_dir() {
-            let mut found: Vec<PathBuf> = walk(input).into_iter().filter(|p| is_image(p)).collect();
+            let mut found: Vec<PathBuf> = walk(input)
+                .into_iter()
+                .filter(|p| is_image_file(p))
+                .collect();
             found.sort();
             out.extend(found);
         } else {

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn murgan(args: &[&str]) -> Output {
@@ -386,6 +386,27 @@ fn score_evaluate_and_calibrate_a_trained_model() {
             .status
             .success()
     );
+
+    // A DICOM twin of a PNG (16 bits, values × 257) scores exactly as the PNG.
+    let png = PathBuf::from(images[0]["path"].as_str().unwrap());
+    let gray = image::open(&png).unwrap().to_luma8();
+    let values: Vec<u16> = gray.as_raw().iter().map(|&v| v as u16 * 257).collect();
+    let dcm = tmp.path().join("twin.dcm");
+    murgan_core::data::dicom::write_monochrome(
+        &dcm,
+        gray.width(),
+        gray.height(),
+        &values,
+        16,
+        murgan_core::data::dicom::Monochrome::Two,
+    )
+    .unwrap();
+    let out = murgan(&["score", "--model", p(&run), p(&png), p(&dcm), "--json"]);
+    ok(&out);
+    let twins = lines_json(&out);
+    assert!(twins[1]["error"].is_null(), "{twins:?}");
+    assert_eq!(twins[0]["score"], twins[1]["score"]);
+    assert_eq!(twins[0]["components"], twins[1]["components"]);
 
     // `evaluate`: per-component metrics equal to `murgan metrics` on the CSV it wrote.
     let csv = tmp.path().join("scores.csv");

@@ -119,12 +119,12 @@ pub(crate) fn safe_join(base: &Path, entry: &str, file: &Path, line: usize) -> R
     Ok(out)
 }
 
-/// Whether `path` has an image extension murgan decodes (PNG, JPEG).
-pub(crate) fn is_image_file(path: &Path) -> bool {
+/// Whether `path` has an image extension murgan decodes (PNG, JPEG, DICOM).
+pub fn is_image_file(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .map(|e| e.to_ascii_lowercase())
-        .is_some_and(|e| matches!(e.as_str(), "png" | "jpg" | "jpeg"))
+        .is_some_and(|e| matches!(e.as_str(), "png" | "jpg" | "jpeg" | "dcm" | "dicom"))
 }
 
 #[cfg(test)]

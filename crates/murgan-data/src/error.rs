@@ -82,6 +82,14 @@ pub enum DataError {
         /// The decoder's message.
         message: String,
     },
+    /// A file is in a format (or a DICOM transfer syntax) murgan does not read.
+    #[error("{path}: unsupported format: {message}")]
+    UnsupportedFormat {
+        /// The offending file.
+        path: PathBuf,
+        /// What the format is and why it is refused.
+        message: String,
+    },
     /// A parameter is out of range.
     #[error("invalid parameter: {0}")]
     InvalidParameter(String),

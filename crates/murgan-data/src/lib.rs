@@ -20,6 +20,8 @@ pub mod atomic;
 pub mod burn_data;
 pub mod cache;
 pub mod dataset;
+#[cfg(feature = "dicom")]
+pub mod dicom;
 pub mod error;
 pub mod folder;
 pub mod loader;

@@ -1,4 +1,5 @@
-//! The image pipeline: decode (PNG, JPEG; 8/16-bit gray, RGB, RGBA) under size limits, convert
+//! The image pipeline: decode (PNG, JPEG; 8/16-bit gray, RGB, RGBA; DICOM with feature
+//! `dicom`) under size limits, convert
 //! to one gray channel, resize keeping the aspect ratio, zero-pad to N×N, optionally equalise
 //! the histogram and augment, and normalise to [-1, 1].
 
@@ -85,8 +86,44 @@ pub fn decode_bytes(bytes: &[u8], name: &Path, limits: &DecodeLimits) -> Result<
     decode_reader(Cursor::new(bytes), name, limits)
 }
 
+/// The image formats murgan reads, recognised by their first bytes (never by file name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceFormat {
+    /// PNG (8/16-bit gray, gray + alpha, RGB, RGBA).
+    Png,
+    /// JPEG (baseline and progressive).
+    Jpeg,
+    /// DICOM Part 10 (read only with the `dicom` feature).
+    Dicom,
+}
+
+/// How many leading bytes [`detect_format`] needs to see to recognise every format.
+pub const SNIFF_BYTES: usize = 132;
+
+/// Recognises a file's format from its first [`SNIFF_BYTES`] bytes (fewer is fine for PNG
+/// and JPEG); `None` for anything else.
+pub fn detect_format(head: &[u8]) -> Option<SourceFormat> {
+    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(SourceFormat::Png)
+    } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(SourceFormat::Jpeg)
+    } else if head.len() >= 132 && &head[128..132] == b"DICM" || head.starts_with(b"DICM") {
+        Some(SourceFormat::Dicom)
+    } else {
+        None
+    }
+}
+
+/// Whether this build decodes `format` (DICOM needs the `dicom` feature).
+pub fn is_supported(format: SourceFormat) -> bool {
+    match format {
+        SourceFormat::Png | SourceFormat::Jpeg => true,
+        SourceFormat::Dicom => cfg!(feature = "dicom"),
+    }
+}
+
 fn decode_reader<R: Read + Seek + std::io::BufRead>(
-    reader: R,
+    mut reader: R,
     path: &Path,
     limits: &DecodeLimits,
 ) -> Result<GrayImage> {
@@ -94,14 +131,39 @@ fn decode_reader<R: Read + Seek + std::io::BufRead>(
         path: path.to_path_buf(),
         message,
     };
-    let mut reader = ImageReader::new(reader)
-        .with_guessed_format()
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    (&mut reader)
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut head)
         .map_err(|e| DataError::io(path, e))?;
-    match reader.format() {
-        Some(image::ImageFormat::Png | image::ImageFormat::Jpeg) => {}
-        Some(other) => return Err(decode_err(format!("unsupported format {other:?}"))),
-        None => return Err(decode_err("not a PNG or JPEG file".into())),
-    }
+    reader
+        .seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| DataError::io(path, e))?;
+    let unsupported = |message: String| DataError::UnsupportedFormat {
+        path: path.to_path_buf(),
+        message,
+    };
+    let format = match detect_format(&head) {
+        Some(SourceFormat::Png) => image::ImageFormat::Png,
+        Some(SourceFormat::Jpeg) => image::ImageFormat::Jpeg,
+        #[cfg(feature = "dicom")]
+        Some(SourceFormat::Dicom) => {
+            let preamble = crate::dicom::sniff(&head).unwrap_or(crate::dicom::Preamble::Present);
+            return crate::dicom::decode(reader, preamble, path, limits);
+        }
+        #[cfg(not(feature = "dicom"))]
+        Some(SourceFormat::Dicom) => {
+            return Err(unsupported(
+                "DICOM file, but this build lacks murgan-data's `dicom` feature".into(),
+            ));
+        }
+        None => {
+            return Err(unsupported(
+                "not a PNG, JPEG or DICOM file (unrecognised first bytes)".into(),
+            ));
+        }
+    };
+    let mut reader = ImageReader::with_format(reader, format);
     let mut l = image::Limits::default();
     l.max_image_width = Some(limits.max_width);
     l.max_image_height = Some(limits.max_height);

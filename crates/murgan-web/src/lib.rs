@@ -26,7 +26,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
-use murgan_core::data::pipeline;
+use murgan_core::data::{DataError, pipeline};
 use murgan_core::{Detector, Device};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -231,11 +231,6 @@ fn data_url(png: &[u8]) -> String {
     )
 }
 
-/// PNG or JPEG, by their magic numbers.
-fn is_png_or_jpeg(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"\x89PNG\r\n\x1a\n") || bytes.starts_with(&[0xFF, 0xD8, 0xFF])
-}
-
 /// Reads the upload: the raw body, or the `file` (else first) field of a multipart form.
 async fn upload(req: Request, limit: usize) -> Result<(Bytes, String), Response> {
     let (parts, body) = req.into_parts();
@@ -309,10 +304,11 @@ async fn score(
     if bytes.is_empty() {
         return error(StatusCode::BAD_REQUEST, "the upload is empty".into());
     }
-    if !is_png_or_jpeg(&bytes) {
+    // Refused before taking a scoring slot; the decoder recognises formats the same way.
+    if !pipeline::detect_format(&bytes).is_some_and(pipeline::is_supported) {
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("{name}: not a PNG or JPEG image"),
+            format!("{name}: not a PNG, JPEG or DICOM image"),
         );
     }
     let Ok(permit) = state.permits.clone().try_acquire_owned() else {
@@ -340,8 +336,13 @@ fn score_bytes(model: &Model, bytes: &[u8], name: &str) -> Result<Value, (Status
     let started = Instant::now();
     let detector = model.detector.lock().unwrap_or_else(|p| p.into_inner());
     let limits = detector.preprocess_config().limits;
-    let gray = pipeline::decode_bytes(bytes, Path::new(name), &limits)
-        .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
+    let gray = pipeline::decode_bytes(bytes, Path::new(name), &limits).map_err(|e| {
+        let status = match e {
+            DataError::UnsupportedFormat { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        (status, e.to_string())
+    })?;
     let report = detector
         .score(&gray)
         .map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
@@ -352,6 +353,7 @@ fn score_bytes(model: &Model, bytes: &[u8], name: &str) -> Result<Value, (Status
         .map_err(|e| internal(e.to_string()))?;
     let reconstruction =
         pipeline::png_bytes(&report.reconstruction).map_err(|e| internal(e.to_string()))?;
+    let original = pipeline::png_bytes(&gray).map_err(|e| internal(e.to_string()))?;
     let components: serde_json::Map<String, Value> = report
         .components
         .iter()
@@ -367,6 +369,7 @@ fn score_bytes(model: &Model, bytes: &[u8], name: &str) -> Result<Value, (Status
         "is_anomalous": report.is_anomalous,
         "width": gray.width,
         "height": gray.height,
+        "original": data_url(&original),
         "heatmap": data_url(&heatmap),
         "reconstruction": data_url(&reconstruction),
         "elapsed_ms": started.elapsed().as_secs_f64() * 1e3,

@@ -7,9 +7,13 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use base64::Engine as _;
 use murgan_core::Device;
+use murgan_core::data::dicom::{self, Monochrome};
+use murgan_core::data::pipeline::{self, DecodeLimits};
 use murgan_web::{Limits, load_models, router};
 use serde_json::Value;
+use std::path::Path;
 use tower::ServiceExt as _;
 
 async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, Value) {
@@ -84,6 +88,29 @@ async fn endpoints_answer_and_user_mistakes_get_json_errors() {
     );
     assert!(r["is_anomalous"].is_null() && r["threshold"].is_null());
 
+    // Its DICOM twin (16-bit values × 257, stored as MONOCHROME1 so inverted): the same
+    // score, and the original comes back as the PNG murgan saw.
+    let png = common::xray_png(40, 30, 0);
+    let gray = pipeline::decode_bytes(&png, Path::new("x.png"), &DecodeLimits::default()).unwrap();
+    let inverted: Vec<u16> = gray
+        .pixels
+        .iter()
+        .map(|v| 65535 - (v * 255.0).round() as u16 * 257)
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let dcm = tmp.path().join("x.dcm");
+    dicom::write_monochrome(&dcm, 40, 30, &inverted, 16, Monochrome::One).unwrap();
+    let (s, d) = call(&app, post("/api/score", std::fs::read(&dcm).unwrap())).await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    assert_eq!(d["score"], r["score"]);
+    assert_eq!(
+        d["original"].as_str().unwrap(),
+        format!(
+            "data:image/png;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(pipeline::png_bytes(&gray).unwrap())
+        )
+    );
+
     // The same image as a multipart form, by category: the same score.
     let boundary = "XBOUNDARYX";
     let mut form = format!(
@@ -107,6 +134,8 @@ async fn endpoints_answer_and_user_mistakes_get_json_errors() {
     let mut truncated = common::xray_png(40, 30, 0);
     truncated.truncate(truncated.len() / 2);
     let bomb = common::png_header_only(50_000, 50_000);
+    let mut junk_dicom = vec![0u8; 128];
+    junk_dicom.extend_from_slice(b"DICM\x02\x00\x00\x00garbage");
     let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
         (
             post("/api/score", vec![0u8; (20 << 20) + 1]),
@@ -116,12 +145,17 @@ async fn endpoints_answer_and_user_mistakes_get_json_errors() {
         (
             post("/api/score", b"hello, not an image".to_vec()),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "not a PNG or JPEG",
+            "not a PNG, JPEG or DICOM",
         ),
         (
             post("/api/score", truncated),
             StatusCode::BAD_REQUEST,
             "truncated",
+        ),
+        (
+            post("/api/score", junk_dicom),
+            StatusCode::BAD_REQUEST,
+            "DICOM",
         ),
         (
             post("/api/score", bomb),
