@@ -1,6 +1,8 @@
 //! `murgan`: synthetic radiographs, data set summaries and anomaly-detection metrics from the
 //! command line.
 
+#[cfg(feature = "pytorch")]
+mod import;
 mod score;
 mod serve;
 mod train;
@@ -44,6 +46,9 @@ enum Command {
     Calibrate(Box<score::CalibrateArgs>),
     /// Serve the web app: upload an X-ray, see its score, verdict and heatmap; JSON API.
     Serve(serve::ServeArgs),
+    /// Import PyTorch state_dict files (.pth/.pt) as a murgan checkpoint.
+    #[cfg(feature = "pytorch")]
+    ImportTorch(import::ImportArgs),
 }
 
 #[derive(Args)]
@@ -131,6 +136,8 @@ fn main() -> Result<()> {
         Command::Evaluate(a) => score::run_evaluate(*a),
         Command::Calibrate(a) => score::run_calibrate(*a),
         Command::Serve(a) => serve::run(a),
+        #[cfg(feature = "pytorch")]
+        Command::ImportTorch(a) => import::run(a),
     }
 }
 

@@ -485,3 +485,61 @@ fn serve_without_models_refuses_to_start_and_says_how_to_get_one() {
         "{err}"
     );
 }
+
+#[test]
+fn import_torch_writes_a_model_that_scores() {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../murgan-models/tests/fixtures/torch");
+    let tmp = tempfile::tempdir().unwrap();
+    let png = tmp.path().join("x.png");
+    image::GrayImage::from_fn(40, 30, |x, y| image::Luma([((x * 5 + y * 3) % 256) as u8]))
+        .save(&png)
+        .unwrap();
+    for (model, folder, component) in [
+        ("anogan", "dcgan", "discrimination"),
+        ("alphagan", "alphagan", "l1"),
+    ] {
+        let out = tmp.path().join(model);
+        let o = murgan(&[
+            "import-torch",
+            "--model",
+            model,
+            "--from",
+            p(&fixture.join(folder)),
+            "--out",
+            p(&out),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("32×32"));
+        let o = murgan(&[
+            "score",
+            "--model",
+            p(&out),
+            p(&png),
+            "--json",
+            "--search-steps",
+            "20",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let line = &lines_json(&o)[0];
+        assert!(line["score"].as_f64().unwrap().is_finite(), "{line}");
+        assert!(line["components"][component].is_number(), "{line}");
+    }
+    // The wrong family for the files: an error saying which networks are missing.
+    let o = murgan(&[
+        "import-torch",
+        "--model",
+        "alphagan",
+        "--from",
+        p(&fixture.join("dcgan")),
+        "--out",
+        p(&tmp.path().join("bad")),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("encoder (E)") && err.contains("code discriminator (C)"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("bad").exists());
+}

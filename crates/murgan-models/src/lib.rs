@@ -24,6 +24,8 @@
 
 pub mod checkpoint;
 pub mod error;
+#[cfg(feature = "pytorch")]
+pub mod import;
 pub mod init;
 pub mod load;
 pub mod nets;
