@@ -157,7 +157,8 @@ fn drive<T: Trainer>(
                 .collect();
             bar.set_message(losses.join("  "));
             if let Some(c) = &p.checkpoint {
-                bar.println(format!("checkpoint {}", c.display()));
+                // On stderr even without a terminal: a log of what is safe on disk.
+                bar.suspend(|| eprintln!("checkpoint {}", c.display()));
             }
         },
     )?;

@@ -305,8 +305,11 @@ pub fn run<T: Trainer>(
         let done = it + 1;
         log.push(done, trainer.phase(it), &losses)?;
         let checkpoint = if done % checkpoint_every == 0 || done == total {
-            let dir = write_checkpoint(trainer, data, &ckpt_root, done)?;
+            // The log first: a crash between the two leaves rows past the newest checkpoint,
+            // which resuming drops; the other order could leave a checkpoint whose rows were
+            // cut mid-line.
             log.flush()?;
+            let dir = write_checkpoint(trainer, data, &ckpt_root, done)?;
             log.plot(&out.join("losses.png"))?;
             last = Some(dir.clone());
             Some(dir)
