@@ -1,7 +1,8 @@
 //! DICOM radiographs (feature `dicom`, on by default): Part 10 files with or without the
 //! 128-byte preamble, MONOCHROME1/MONOCHROME2, 8–16 bits stored (unsigned or signed), the
 //! transfer syntaxes the `dicom` crates decode in pure Rust (native little/big endian,
-//! deflated, RLE lossless, JPEG baseline/extended/lossless).
+//! RLE lossless, JPEG baseline/extended/lossless). Deflated data sets are refused: their
+//! element lengths cannot be checked before inflating (see `check_lengths`).
 //!
 //! Gray levels follow the DICOM display pipeline:
 //! 1. stored values are masked to BitsStored (and sign-extended when PixelRepresentation = 1);
@@ -16,7 +17,6 @@
 //! Multi-frame objects give their first frame. Colour and palette images are refused: murgan
 //! works on single-channel radiographs.
 
-use std::io::Read;
 use std::path::Path;
 
 use dicom_dictionary_std::tags;
@@ -49,9 +49,10 @@ pub(crate) fn sniff(head: &[u8]) -> Option<Preamble> {
     }
 }
 
-/// Decodes a DICOM Part 10 stream into one gray channel in [0, 1]; `path` names it in errors.
-pub(crate) fn decode<R: Read>(
-    reader: R,
+/// Decodes a DICOM Part 10 file held in memory into one gray channel in [0, 1]; `path` names
+/// it in errors.
+pub(crate) fn decode(
+    bytes: &[u8],
     preamble: Preamble,
     path: &Path,
     limits: &DecodeLimits,
@@ -60,6 +61,15 @@ pub(crate) fn decode<R: Read>(
         path: path.to_path_buf(),
         message: format!("DICOM: {message}"),
     };
+    let start = match preamble {
+        Preamble::Present => 132,
+        Preamble::Absent => 4,
+    };
+    // The parser allocates whatever length an element declares before reading it: check
+    // every declared length against the bytes there are first (found by fuzzing: 630 bytes
+    // asked for 2.8 GB).
+    check_lengths(bytes, start).map_err(|m| fail(format!("cannot parse: {m}")))?;
+    let reader = bytes;
     let obj = OpenFileOptions::new()
         .read_preamble(match preamble {
             Preamble::Present => ReadPreamble::Always,
@@ -222,6 +232,151 @@ pub(crate) fn decode<R: Read>(
         height: rows,
         pixels,
     })
+}
+
+/// Walks the element headers of a Part 10 stream (`bytes[start..]` follows the "DICM" magic)
+/// and checks that no defined length runs past the end of the data, in the file meta group
+/// (explicit VR little endian) and in the data set (in its transfer syntax). Sequences and
+/// items are entered, encapsulated pixel fragments skipped. Deflated data sets are refused:
+/// their lengths cannot be checked before inflating.
+fn check_lengths(bytes: &[u8], start: usize) -> std::result::Result<(), String> {
+    const UNDEFINED: u32 = 0xFFFF_FFFF;
+    let mut p = start;
+    let mut explicit = true;
+    let mut big = false;
+    let mut in_meta = true;
+    // Depth of undefined-length encapsulated pixel data (its items are raw fragments).
+    let mut encapsulated = false;
+    let u16_at = |p: usize, big: bool| -> Option<u16> {
+        let b = bytes.get(p..p + 2)?;
+        Some(if big {
+            u16::from_be_bytes([b[0], b[1]])
+        } else {
+            u16::from_le_bytes([b[0], b[1]])
+        })
+    };
+    let u32_at = |p: usize, big: bool| -> Option<u32> {
+        let b = bytes.get(p..p + 4)?;
+        let a = [b[0], b[1], b[2], b[3]];
+        Some(if big {
+            u32::from_be_bytes(a)
+        } else {
+            u32::from_le_bytes(a)
+        })
+    };
+    while p + 8 <= bytes.len() {
+        // Item and delimiter tags are always in the data set's byte order, without a VR.
+        let (group, element) = (
+            u16_at(p, big).ok_or("truncated tag")?,
+            u16_at(p + 2, big).ok_or("truncated tag")?,
+        );
+        if in_meta && group != 0x0002 {
+            in_meta = false;
+        }
+        if !in_meta && p == start {
+            return Err("no file meta group".into());
+        }
+        let (order, exp) = if in_meta {
+            (false, true)
+        } else {
+            (big, explicit)
+        };
+        let remaining = |header: usize| bytes.len().saturating_sub(p + header);
+        if group == 0xFFFE {
+            let len = u32_at(p + 4, order).ok_or("truncated item")?;
+            match element {
+                0xE000 if encapsulated || len != UNDEFINED => {
+                    if len != UNDEFINED && len as usize > remaining(8) {
+                        return Err(format!(
+                            "item at byte {p} claims {len} bytes, {} remain",
+                            remaining(8)
+                        ));
+                    }
+                    // Fragments are raw bytes: skip them. Items of a sequence are entered.
+                    p += 8 + if encapsulated { len as usize } else { 0 };
+                }
+                0xE0DD => {
+                    encapsulated = false;
+                    p += 8;
+                }
+                _ => p += 8,
+            }
+            continue;
+        }
+        let vr = [bytes[p + 4], bytes[p + 5]];
+        // Only these VRs have a 2-byte length; any other code, valid or not, is read (as the
+        // parser reads an unknown VR: as UN) with 2 reserved bytes and a 4-byte length.
+        let long_form = !matches!(
+            &vr,
+            b"AE"
+                | b"AS"
+                | b"AT"
+                | b"CS"
+                | b"DA"
+                | b"DS"
+                | b"DT"
+                | b"FL"
+                | b"FD"
+                | b"IS"
+                | b"LO"
+                | b"LT"
+                | b"PN"
+                | b"SH"
+                | b"SL"
+                | b"SS"
+                | b"ST"
+                | b"TM"
+                | b"UI"
+                | b"UL"
+                | b"US"
+        );
+        let (len, header) = if !exp {
+            (u32_at(p + 4, order).ok_or("truncated length")?, 8)
+        } else if long_form {
+            (u32_at(p + 8, order).ok_or("truncated length")?, 12)
+        } else {
+            (u16_at(p + 6, order).ok_or("truncated length")? as u32, 8)
+        };
+        if len == UNDEFINED {
+            // A sequence (entered) or encapsulated pixel data (its fragments are skipped).
+            encapsulated = (group, element) == (0x7FE0, 0x0010);
+            p += header;
+            continue;
+        }
+        let len = len as usize;
+        if len > remaining(header) {
+            return Err(format!(
+                "element ({group:04X},{element:04X}) at byte {p} claims {len} bytes, {} remain",
+                remaining(header)
+            ));
+        }
+        // Implicit VR: the parser takes the VR from the standard dictionary, so do the same.
+        if (exp && &vr == b"SQ") || (!exp && implicit_sequence(group, element)) {
+            p += header; // enter the sequence's items
+            continue;
+        }
+        if in_meta && (group, element) == (0x0002, 0x0010) {
+            let uid = String::from_utf8_lossy(&bytes[p + header..p + header + len]);
+            match uid.trim_end_matches(['\0', ' ']) {
+                "1.2.840.10008.1.2" => explicit = false,
+                "1.2.840.10008.1.2.2" => big = true,
+                "1.2.840.10008.1.2.1.99" => {
+                    return Err("deflated data sets are not read (their element lengths cannot be checked before inflating)".into());
+                }
+                _ => {}
+            }
+        }
+        p += header + len;
+    }
+    Ok(())
+}
+
+/// Whether the standard dictionary says (group, element) is a sequence.
+fn implicit_sequence(group: u16, element: u16) -> bool {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+    dicom_dictionary_std::StandardDataDictionary
+        .by_tag(dicom_core::Tag(group, element))
+        .is_some_and(|e| e.vr() == VirtualVr::Exact(dicom_core::VR::SQ))
 }
 
 /// The stored values of one frame, masked to BitsStored and sign-extended; `None` when the

@@ -149,7 +149,12 @@ fn decode_reader<R: Read + Seek + std::io::BufRead>(
         #[cfg(feature = "dicom")]
         Some(SourceFormat::Dicom) => {
             let preamble = crate::dicom::sniff(&head).unwrap_or(crate::dicom::Preamble::Present);
-            return crate::dicom::decode(reader, preamble, path, limits);
+            // Bounded: the file's size was checked against `max_file_bytes`.
+            let mut bytes = Vec::new();
+            reader
+                .read_to_end(&mut bytes)
+                .map_err(|e| DataError::io(path, e))?;
+            return crate::dicom::decode(&bytes, preamble, path, limits);
         }
         #[cfg(not(feature = "dicom"))]
         Some(SourceFormat::Dicom) => {
@@ -191,7 +196,13 @@ pub fn to_gray(img: DynamicImage) -> GrayImage {
             .into_iter()
             .map(|v| v as f32 / 65535.0)
             .collect(),
-        other => other.to_luma32f().into_raw(),
+        // Colour → luma in f32 can land a rounding error above 1.0 (found by fuzzing).
+        other => other
+            .to_luma32f()
+            .into_raw()
+            .into_iter()
+            .map(|v| v.clamp(0.0, 1.0))
+            .collect(),
     };
     GrayImage {
         width,
