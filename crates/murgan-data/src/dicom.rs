@@ -68,7 +68,16 @@ pub(crate) fn decode(
     // The parser allocates whatever length an element declares before reading it: check
     // every declared length against the bytes there are first (found by fuzzing: 630 bytes
     // asked for 2.8 GB).
-    check_lengths(bytes, start).map_err(|m| fail(format!("cannot parse: {m}")))?;
+    check_lengths(bytes, start).map_err(|e| match e {
+        Walk::Deflated => DataError::UnsupportedFormat {
+            path: path.to_path_buf(),
+            message: format!(
+                "DICOM transfer syntax Deflated Explicit VR Little Endian ({DEFLATED}) is not \
+                 read: its element lengths cannot be checked before inflating"
+            ),
+        },
+        Walk::Bad(m) => fail(format!("cannot parse: {m}")),
+    })?;
     let reader = bytes;
     let obj = OpenFileOptions::new()
         .read_preamble(match preamble {
@@ -234,80 +243,147 @@ pub(crate) fn decode(
     })
 }
 
+/// The deflated transfer syntax's UID.
+const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
+
+/// Why [`check_lengths`] stopped.
+#[derive(Debug)]
+enum Walk {
+    /// The data set is deflated.
+    Deflated,
+    /// A header is truncated or a length runs past the end.
+    Bad(String),
+}
+
+impl From<&str> for Walk {
+    fn from(m: &str) -> Self {
+        Walk::Bad(m.to_string())
+    }
+}
+
+impl From<String> for Walk {
+    fn from(m: String) -> Self {
+        Walk::Bad(m)
+    }
+}
+
 /// Walks the element headers of a Part 10 stream (`bytes[start..]` follows the "DICM" magic)
-/// and checks that no defined length runs past the end of the data, in the file meta group
-/// (explicit VR little endian) and in the data set (in its transfer syntax). Sequences and
-/// items are entered, encapsulated pixel fragments skipped. Deflated data sets are refused:
-/// their lengths cannot be checked before inflating.
-fn check_lengths(bytes: &[u8], start: usize) -> std::result::Result<(), String> {
-    const UNDEFINED: u32 = 0xFFFF_FFFF;
-    let mut p = start;
-    let mut explicit = true;
-    let mut big = false;
-    let mut in_meta = true;
-    // Depth of undefined-length encapsulated pixel data (its items are raw fragments).
+/// and checks that no defined length runs past the end of the data. The file meta group is
+/// walked as `dicom-object` reads it (explicit VR little endian, bounded by its group length);
+/// the data set with `dicom-parser`'s own header decoder for its transfer syntax, so VRs and
+/// lengths are read exactly as the parser will read them. Sequences and items are entered,
+/// encapsulated pixel fragments skipped. Deflated data sets are refused: their lengths cannot
+/// be checked before inflating.
+fn check_lengths(bytes: &[u8], start: usize) -> std::result::Result<(), Walk> {
+    use dicom_core::header::{HasLength, Header, SequenceItemHeader};
+    use dicom_parser::stateful::decode::{DynStatefulDecoder, StatefulDecode};
+
+    let (ts_uid, meta_end) = walk_meta(bytes, start)?;
+    if ts_uid == DEFLATED {
+        return Err(Walk::Deflated);
+    }
+    // An unknown or undecodable transfer syntax is reported later, by name.
+    let Some(ts) = TransferSyntaxRegistry.get(&ts_uid) else {
+        return Ok(());
+    };
+    let data = &bytes[meta_end.min(bytes.len())..];
+    let Ok(mut decoder) = DynStatefulDecoder::new_with_ts(data, ts, 0) else {
+        return Ok(());
+    };
     let mut encapsulated = false;
-    let u16_at = |p: usize, big: bool| -> Option<u16> {
-        let b = bytes.get(p..p + 2)?;
-        Some(if big {
-            u16::from_be_bytes([b[0], b[1]])
-        } else {
-            u16::from_le_bytes([b[0], b[1]])
-        })
-    };
-    let u32_at = |p: usize, big: bool| -> Option<u32> {
-        let b = bytes.get(p..p + 4)?;
-        let a = [b[0], b[1], b[2], b[3]];
-        Some(if big {
-            u32::from_be_bytes(a)
-        } else {
-            u32::from_le_bytes(a)
-        })
-    };
-    while p + 8 <= bytes.len() {
-        // Item and delimiter tags are always in the data set's byte order, without a VR.
-        let (group, element) = (
-            u16_at(p, big).ok_or("truncated tag")?,
-            u16_at(p + 2, big).ok_or("truncated tag")?,
-        );
-        if in_meta && group != 0x0002 {
-            in_meta = false;
+    loop {
+        let pos = decoder.position() as usize;
+        let remaining = data.len().saturating_sub(pos);
+        if remaining < 8 {
+            return Ok(()); // too short for another header: the parser stops or fails here
         }
-        if !in_meta && p == start {
-            return Err("no file meta group".into());
-        }
-        let (order, exp) = if in_meta {
-            (false, true)
+        let group = if ts.endianness() == dicom_encoding::transfer_syntax::Endianness::Big {
+            u16::from_be_bytes([data[pos], data[pos + 1]])
         } else {
-            (big, explicit)
+            u16::from_le_bytes([data[pos], data[pos + 1]])
         };
-        let remaining = |header: usize| bytes.len().saturating_sub(p + header);
         if group == 0xFFFE {
-            let len = u32_at(p + 4, order).ok_or("truncated item")?;
-            match element {
-                0xE000 if encapsulated || len != UNDEFINED => {
-                    if len != UNDEFINED && len as usize > remaining(8) {
-                        return Err(format!(
-                            "item at byte {p} claims {len} bytes, {} remain",
-                            remaining(8)
-                        ));
+            let Ok(header) = decoder.decode_item_header() else {
+                return Ok(()); // malformed: the parser fails here too, allocating nothing
+            };
+            match header {
+                SequenceItemHeader::Item { len } if encapsulated => {
+                    let len = len.get().unwrap_or(0);
+                    if len as usize > remaining - 8 {
+                        return Err(too_long("fragment", pos, len, remaining - 8));
                     }
-                    // Fragments are raw bytes: skip them. Items of a sequence are entered.
-                    p += 8 + if encapsulated { len as usize } else { 0 };
+                    if decoder.skip_bytes(len).is_err() {
+                        return Ok(());
+                    }
                 }
-                0xE0DD => {
-                    encapsulated = false;
-                    p += 8;
-                }
-                _ => p += 8,
+                SequenceItemHeader::SequenceDelimiter => encapsulated = false,
+                // Items of a sequence are entered; their elements are checked one by one.
+                _ => {}
             }
             continue;
         }
-        let vr = [bytes[p + 4], bytes[p + 5]];
+        let Ok(header) = decoder.decode_header() else {
+            return Ok(());
+        };
+        let header_len = decoder.position() as usize - pos;
+        let Some(len) = header.length().get() else {
+            // Undefined length: a sequence (entered) or encapsulated pixel data.
+            encapsulated = header.tag() == dicom_dictionary_std::tags::PIXEL_DATA;
+            continue;
+        };
+        let left = remaining.saturating_sub(header_len);
+        if len as usize > left {
+            return Err(too_long(
+                &format!("element {}", header.tag()),
+                pos,
+                len,
+                left,
+            ));
+        }
+        if header.vr() == dicom_core::VR::SQ {
+            continue; // enter its items
+        }
+        if decoder.skip_bytes(len).is_err() {
+            return Ok(());
+        }
+    }
+}
+
+fn too_long(what: &str, pos: usize, len: u32, left: usize) -> Walk {
+    Walk::Bad(format!(
+        "{what} at data set byte {pos} claims {len} bytes, {left} remain"
+    ))
+}
+
+/// Walks the file meta group the way `dicom-object` reads it: a group length element, then
+/// elements (explicit VR little endian) until that many bytes are read. Returns the transfer
+/// syntax UID and where the data set starts.
+fn walk_meta(bytes: &[u8], start: usize) -> std::result::Result<(String, usize), Walk> {
+    let u16_at = |p: usize| {
+        bytes
+            .get(p..p + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    let u32_at = |p: usize| {
+        bytes
+            .get(p..p + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    if u16_at(start) != Some(0x0002) || u16_at(start + 2) != Some(0x0000) {
+        return Err("no file meta group length".into());
+    }
+    let group_length = u32_at(start + 8).ok_or("truncated file meta group")? as usize;
+    let first = start + 12;
+    let end = first.saturating_add(group_length);
+    let mut p = first;
+    let mut ts = String::new();
+    while p < end {
+        let element = u16_at(p + 2).ok_or("truncated file meta group")?;
+        let vr = bytes.get(p + 4..p + 6).ok_or("truncated file meta group")?;
         // Only these VRs have a 2-byte length; any other code, valid or not, is read (as the
         // parser reads an unknown VR: as UN) with 2 reserved bytes and a 4-byte length.
-        let long_form = !matches!(
-            &vr,
+        let short = matches!(
+            vr,
             b"AE"
                 | b"AS"
                 | b"AT"
@@ -330,53 +406,30 @@ fn check_lengths(bytes: &[u8], start: usize) -> std::result::Result<(), String> 
                 | b"UL"
                 | b"US"
         );
-        let (len, header) = if !exp {
-            (u32_at(p + 4, order).ok_or("truncated length")?, 8)
-        } else if long_form {
-            (u32_at(p + 8, order).ok_or("truncated length")?, 12)
+        let (len, header) = if short {
+            (
+                u16_at(p + 6).ok_or("truncated file meta group")? as usize,
+                8,
+            )
         } else {
-            (u16_at(p + 6, order).ok_or("truncated length")? as u32, 8)
+            (
+                u32_at(p + 8).ok_or("truncated file meta group")? as usize,
+                12,
+            )
         };
-        if len == UNDEFINED {
-            // A sequence (entered) or encapsulated pixel data (its fragments are skipped).
-            encapsulated = (group, element) == (0x7FE0, 0x0010);
-            p += header;
-            continue;
+        let left = bytes.len().saturating_sub(p + header);
+        if len > left {
+            return Err(Walk::Bad(format!(
+                "file meta element (0002,{element:04X}) at byte {p} claims {len} bytes, {left} remain"
+            )));
         }
-        let len = len as usize;
-        if len > remaining(header) {
-            return Err(format!(
-                "element ({group:04X},{element:04X}) at byte {p} claims {len} bytes, {} remain",
-                remaining(header)
-            ));
-        }
-        // Implicit VR: the parser takes the VR from the standard dictionary, so do the same.
-        if (exp && &vr == b"SQ") || (!exp && implicit_sequence(group, element)) {
-            p += header; // enter the sequence's items
-            continue;
-        }
-        if in_meta && (group, element) == (0x0002, 0x0010) {
+        if element == 0x0010 {
             let uid = String::from_utf8_lossy(&bytes[p + header..p + header + len]);
-            match uid.trim_end_matches(['\0', ' ']) {
-                "1.2.840.10008.1.2" => explicit = false,
-                "1.2.840.10008.1.2.2" => big = true,
-                "1.2.840.10008.1.2.1.99" => {
-                    return Err("deflated data sets are not read (their element lengths cannot be checked before inflating)".into());
-                }
-                _ => {}
-            }
+            ts = uid.trim_end_matches(['\0', ' ']).to_string();
         }
         p += header + len;
     }
-    Ok(())
-}
-
-/// Whether the standard dictionary says (group, element) is a sequence.
-fn implicit_sequence(group: u16, element: u16) -> bool {
-    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
-    dicom_dictionary_std::StandardDataDictionary
-        .by_tag(dicom_core::Tag(group, element))
-        .is_some_and(|e| e.vr() == VirtualVr::Exact(dicom_core::VR::SQ))
+    Ok((ts, p))
 }
 
 /// The stored values of one frame, masked to BitsStored and sign-extended; `None` when the

@@ -198,6 +198,45 @@ fn a_16_bit_dicom_of_a_png_times_257_decodes_exactly_as_the_png() {
 }
 
 #[test]
+fn native_transfer_syntaxes_decode_alike_and_deflated_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let values: Vec<u16> = gradient().iter().map(|&v| v as u16 * 257).collect();
+    let mut decoded = Vec::new();
+    for (name, ts) in [
+        ("explicit-le", "1.2.840.10008.1.2.1"),
+        ("implicit-le", "1.2.840.10008.1.2"),
+        ("explicit-be", "1.2.840.10008.1.2.2"),
+    ] {
+        let p = tmp.path().join(format!("{name}.dcm"));
+        write(
+            &p,
+            &Spec {
+                ts,
+                window: Some(("30000", "40000")),
+                ..Spec::default()
+            },
+            native16(&values),
+        );
+        decoded.push(decode(&p).unwrap_or_else(|e| panic!("{name}: {e}")));
+    }
+    assert_eq!(decoded[0], decoded[1], "implicit VR");
+    assert_eq!(decoded[0], decoded[2], "big endian");
+
+    let p = tmp.path().join("deflated.dcm");
+    write(
+        &p,
+        &Spec {
+            ts: "1.2.840.10008.1.2.1.99",
+            ..Spec::default()
+        },
+        native16(&values),
+    );
+    let err = decode(&p).unwrap_err();
+    assert!(matches!(err, DataError::UnsupportedFormat { .. }), "{err}");
+    assert!(err.to_string().contains("1.2.840.10008.1.2.1.99"), "{err}");
+}
+
+#[test]
 fn bits_stored_sets_the_range_and_signed_values_are_offset() {
     let tmp = tempfile::tempdir().unwrap();
     // 12 bits stored; the unused top nibble holds garbage that must be masked off.
@@ -394,6 +433,23 @@ fn unsupported_transfer_syntaxes_and_bad_files_are_named() {
     let msg = decode(&p).unwrap_err().to_string();
     assert!(
         msg.contains("palette.dcm") && msg.contains("MONOCHROME"),
+        "{msg}"
+    );
+
+    // A bit depth murgan does not read (12 bits allocated) is named.
+    let p = tmp.path().join("alloc12.dcm");
+    write(
+        &p,
+        &Spec {
+            bits_allocated: 12,
+            bits_stored: 12,
+            ..Spec::default()
+        },
+        native16(&vec![0u16; (W * H) as usize]),
+    );
+    let msg = decode(&p).unwrap_err().to_string();
+    assert!(
+        msg.contains("alloc12.dcm") && msg.contains("BitsAllocated 12"),
         "{msg}"
     );
 
