@@ -42,7 +42,7 @@ pub fn run(a: ImportArgs) -> Result<()> {
         eprintln!("{role:?}: {}", path.display());
     }
     println!(
-        "imported a {} model ({}×{} images) into {}",
+        "imported the {} model ({}×{} images) into {}",
         a.model.name(),
         imported.image_size,
         imported.image_size,

@@ -275,7 +275,7 @@ impl From<String> for Walk {
 /// encapsulated pixel fragments skipped. Deflated data sets are refused: their lengths cannot
 /// be checked before inflating.
 fn check_lengths(bytes: &[u8], start: usize) -> std::result::Result<(), Walk> {
-    use dicom_core::header::{HasLength, Header, SequenceItemHeader};
+    use dicom_core::header::{HasLength, Header};
     use dicom_parser::stateful::decode::{DynStatefulDecoder, StatefulDecode};
 
     let (ts_uid, meta_end) = walk_meta(bytes, start)?;
@@ -290,61 +290,73 @@ fn check_lengths(bytes: &[u8], start: usize) -> std::result::Result<(), Walk> {
     let Ok(mut decoder) = DynStatefulDecoder::new_with_ts(data, ts, 0) else {
         return Ok(());
     };
-    let mut encapsulated = false;
+    // What the parser expects next, as its data set reader tracks it: elements (at the root
+    // or in an item), items of a sequence, or fragments of encapsulated pixel data. Defined
+    // lengths end a context at a byte position.
+    enum Ctx {
+        Sequence(Option<usize>),
+        Item(Option<usize>),
+        Pixels,
+    }
+    const ITEM: (u16, u16) = (0xFFFE, 0xE000);
+    const ITEM_END: (u16, u16) = (0xFFFE, 0xE00D);
+    const SEQUENCE_END: (u16, u16) = (0xFFFE, 0xE0DD);
+    let mut stack: Vec<Ctx> = Vec::new();
     loop {
         let pos = decoder.position() as usize;
-        let remaining = data.len().saturating_sub(pos);
-        if remaining < 8 {
+        while let Some(Ctx::Sequence(Some(end)) | Ctx::Item(Some(end))) = stack.last() {
+            if pos < *end {
+                break;
+            }
+            stack.pop();
+        }
+        if data.len().saturating_sub(pos) < 8 {
             return Ok(()); // too short for another header: the parser stops or fails here
         }
-        let group = if ts.endianness() == dicom_encoding::transfer_syntax::Endianness::Big {
-            u16::from_be_bytes([data[pos], data[pos + 1]])
-        } else {
-            u16::from_le_bytes([data[pos], data[pos + 1]])
+        // Item and delimiter headers (group FFFE) come back as tag + 4-byte length.
+        let Ok(header) = decoder.decode_header() else {
+            return Ok(()); // malformed: the parser fails here too, having allocated nothing
         };
-        if group == 0xFFFE {
-            let Ok(header) = decoder.decode_item_header() else {
-                return Ok(()); // malformed: the parser fails here too, allocating nothing
-            };
-            match header {
-                SequenceItemHeader::Item { len } if encapsulated => {
-                    let len = len.get().unwrap_or(0);
-                    if len as usize > remaining - 8 {
-                        return Err(too_long("fragment", pos, len, remaining - 8));
-                    }
-                    if decoder.skip_bytes(len).is_err() {
+        let after = decoder.position() as usize;
+        let left = data.len().saturating_sub(after);
+        let tag = (header.tag().0, header.tag().1);
+        let len = header.length().get();
+        if let Some(len) = len
+            && len as usize > left
+        {
+            return Err(too_long(&format!("{}", header.tag()), pos, len, left));
+        }
+        let expecting_items = matches!(stack.last(), Some(Ctx::Sequence(_) | Ctx::Pixels));
+        if expecting_items {
+            match (tag, stack.last()) {
+                (ITEM, Some(Ctx::Pixels)) => {
+                    if decoder.skip_bytes(len.unwrap_or(0)).is_err() {
                         return Ok(());
                     }
                 }
-                SequenceItemHeader::SequenceDelimiter => encapsulated = false,
-                // Items of a sequence are entered; their elements are checked one by one.
-                _ => {}
+                (ITEM, _) => stack.push(Ctx::Item(len.map(|l| after + l as usize))),
+                (SEQUENCE_END, _) => {
+                    stack.pop();
+                }
+                _ => return Ok(()), // the parser refuses anything else here
             }
             continue;
         }
-        let Ok(header) = decoder.decode_header() else {
-            return Ok(());
-        };
-        let header_len = decoder.position() as usize - pos;
-        let Some(len) = header.length().get() else {
-            // Undefined length: a sequence (entered) or encapsulated pixel data.
-            encapsulated = header.tag() == dicom_dictionary_std::tags::PIXEL_DATA;
+        if tag == ITEM_END && matches!(stack.last(), Some(Ctx::Item(_))) {
+            stack.pop();
             continue;
-        };
-        let left = remaining.saturating_sub(header_len);
-        if len as usize > left {
-            return Err(too_long(
-                &format!("element {}", header.tag()),
-                pos,
-                len,
-                left,
-            ));
         }
-        if header.vr() == dicom_core::VR::SQ {
-            continue; // enter its items
-        }
-        if decoder.skip_bytes(len).is_err() {
-            return Ok(());
+        match len {
+            None if tag == (0x7FE0, 0x0010) => stack.push(Ctx::Pixels),
+            None => stack.push(Ctx::Sequence(None)),
+            Some(len) if header.vr() == dicom_core::VR::SQ => {
+                stack.push(Ctx::Sequence(Some(after + len as usize)));
+            }
+            Some(len) => {
+                if decoder.skip_bytes(len).is_err() {
+                    return Ok(());
+                }
+            }
         }
     }
 }

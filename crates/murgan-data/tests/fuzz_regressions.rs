@@ -66,14 +66,15 @@ fn colour_jpeg_luma_stays_within_one() {
 
 /// Found by `decode_image`: 630 bytes of DICOM whose element claimed 2.8 GB (and, after a
 /// first fix that guessed the parser's reading, one whose invalid VR hid 1.4 GB and one whose
-/// meta group length moved the data set to a 4.2 GB element), which the DICOM parser tried to
-/// allocate. Now refused by walking the headers with the parser's own decoder first.
+/// meta group length moved the data set to a 4.2 GB element, and one with an item tag at the
+/// root read as a 2.7 GB element), which the DICOM parser tried to allocate. Now refused by walking the headers with the parser's own decoder first.
 #[test]
 fn a_dicom_element_longer_than_the_file_is_refused_before_allocating() {
     for name in [
         "dicom-huge-element-length.dcm",
         "dicom-invalid-vr-long-length.dcm",
         "dicom-implicit-vr-long-length.dcm",
+        "dicom-root-item-tag-long-length.dcm",
     ] {
         let f = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../fuzz/regressions/decode_image")
