@@ -609,7 +609,7 @@ mod tests {
     #[test]
     fn stored_values_mask_and_sign_extend() {
         // 12 bits stored in 16, top nibble holding overlay garbage.
-        let raw = [0xF0FFu16, 0x0800, 0x07FF];
+        let raw = [0xFFFFu16, 0x0800, 0x07FF];
         let bytes: Vec<u8> = raw.iter().flat_map(|v| v.to_ne_bytes()).collect();
         let unsigned = stored_values(&bytes, 3, 16, 12, 0, false).unwrap_or_default();
         assert_eq!(unsigned, vec![0x0FFF, 0x0800, 0x07FF]);

@@ -1,7 +1,6 @@
 //! The image pipeline: decode (PNG, JPEG; 8/16-bit gray, RGB, RGBA; DICOM with feature
-//! `dicom`) under size limits, convert
-//! to one gray channel, resize keeping the aspect ratio, zero-pad to N×N, optionally equalise
-//! the histogram and augment, and normalise to [-1, 1].
+//! `dicom`) under size limits, convert to one gray channel, resize keeping the aspect ratio,
+//! zero-pad to N×N, optionally equalise the histogram and augment, and normalise to [-1, 1].
 
 use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek};
@@ -107,7 +106,7 @@ pub fn detect_format(head: &[u8]) -> Option<SourceFormat> {
         Some(SourceFormat::Png)
     } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
         Some(SourceFormat::Jpeg)
-    } else if head.len() >= 132 && &head[128..132] == b"DICM" || head.starts_with(b"DICM") {
+    } else if (head.len() >= 132 && &head[128..132] == b"DICM") || head.starts_with(b"DICM") {
         Some(SourceFormat::Dicom)
     } else {
         None

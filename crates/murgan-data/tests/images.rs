@@ -76,7 +76,9 @@ fn every_bad_file_gives_a_typed_error_naming_it() {
     };
     check("truncated.png", |e| matches!(e, DataError::Decode { .. }));
     check("empty.png", |e| matches!(e, DataError::EmptyFile { .. }));
-    check("text.png", |e| matches!(e, DataError::Decode { .. }));
+    check("text.png", |e| {
+        matches!(e, DataError::UnsupportedFormat { .. })
+    });
     check("bomb.png", |e| matches!(e, DataError::TooLarge { .. }));
     check("missing.png", |e| matches!(e, DataError::Io { .. }));
     let small = DecodeLimits {
