@@ -177,6 +177,15 @@ async fn chromium_uploads_an_xray_and_sees_score_and_heatmap() {
         Some(u64::from(width)),
         "the heatmap is on the original's grid"
     );
+    // The original is shown as murgan decoded it (so DICOM uploads display too).
+    let original = client
+        .execute(
+            "return document.getElementById('original').naturalWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(original.as_u64(), Some(u64::from(width)), "original shown");
     let rows = client
         .find_all(Locator::Css("#history tbody tr"))
         .await
