@@ -514,10 +514,7 @@ fn main() -> Result<()> {
         )
     } else if let Some(root) = &a.data {
         let format: Format = a.format.parse()?;
-        let classes = (!a.normal.is_empty()).then(|| ClassMap::normal(a.normal.clone()));
-        if format == Format::Folder && classes.is_none() {
-            bail!("a folder data set needs --normal CLASS");
-        }
+        let classes = ClassMap::from_lists(&a.normal, &[]);
         (
             data::open(root, format, classes.as_ref())?,
             format!("{}", root.display()),

@@ -10,7 +10,7 @@ mod train;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use murgan_core::data::{self, Category, ClassMap, Format, synth};
@@ -198,17 +198,7 @@ fn run_synth(a: SynthArgs) -> Result<()> {
 
 fn run_summary(a: SummaryArgs) -> Result<()> {
     let format: Format = a.format.parse()?;
-    let classes = (!a.normal.is_empty()).then(|| {
-        let map = ClassMap::normal(a.normal.clone());
-        if a.abnormal.is_empty() {
-            map
-        } else {
-            map.with_abnormal(a.abnormal.clone())
-        }
-    });
-    if format == Format::Folder && classes.is_none() {
-        bail!("a folder data set needs --normal CLASS[,CLASS...]");
-    }
+    let classes = ClassMap::from_lists(&a.normal, &a.abnormal);
     let sp = spinner(&format!("indexing {}", a.root.display()));
     let set = data::open(&a.root, format, classes.as_ref())
         .with_context(|| format!("opening {} as a {} data set", a.root.display(), a.format))?;

@@ -270,17 +270,7 @@ impl DataArgs {
         label: Option<Label>,
     ) -> Result<Vec<ImageRecord>> {
         let format: Format = self.format.parse()?;
-        let classes = (!self.normal.is_empty()).then(|| {
-            let map = ClassMap::normal(self.normal.clone());
-            if self.abnormal.is_empty() {
-                map
-            } else {
-                map.with_abnormal(self.abnormal.clone())
-            }
-        });
-        if format == Format::Folder && classes.is_none() {
-            bail!("a folder data set needs --normal CLASS[,CLASS...]");
-        }
+        let classes = ClassMap::from_lists(&self.normal, &self.abnormal);
         let set = data::open(&self.data, format, classes.as_ref()).with_context(|| {
             format!(
                 "opening {} as a {} data set",

@@ -99,7 +99,7 @@ fn settings(a: &TrainArgs) -> Result<Preset> {
 
 fn training_set(a: &TrainArgs, image_size: usize) -> Result<TrainingSet> {
     let format: Format = a.format.parse()?;
-    let classes = (!a.normal.is_empty()).then(|| ClassMap::normal(a.normal.clone()));
+    let classes = ClassMap::from_lists(&a.normal, &[]);
     let set = data::open(&a.data, format, classes.as_ref())
         .with_context(|| format!("opening {} as a {} data set", a.data.display(), a.format))?;
     crate::report_problems(&set.problems);

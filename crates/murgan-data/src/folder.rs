@@ -27,6 +27,20 @@ impl ClassMap {
         }
     }
 
+    /// The map a user's two lists describe (as given on a command line): `None` when no normal
+    /// class is named; an empty `abnormal` means every other class is abnormal.
+    pub fn from_lists(normal: &[String], abnormal: &[String]) -> Option<Self> {
+        if normal.is_empty() {
+            return None;
+        }
+        let map = Self::normal(normal.iter().cloned());
+        Some(if abnormal.is_empty() {
+            map
+        } else {
+            map.with_abnormal(abnormal.iter().cloned())
+        })
+    }
+
     /// Names the abnormal classes explicitly.
     pub fn with_abnormal(mut self, classes: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.abnormal = Some(classes.into_iter().map(Into::into).collect());

@@ -49,7 +49,10 @@ pub fn open(root: &std::path::Path, format: Format, classes: Option<&ClassMap>) 
         Format::Mura => mura::open(root),
         Format::Folder => {
             let classes = classes.ok_or_else(|| {
-                DataError::InvalidParameter("a folder data set needs its normal class(es)".into())
+                DataError::InvalidParameter(
+                    "a folder data set needs its normal class folder name(s) (--normal in the CLI)"
+                        .into(),
+                )
             })?;
             folder::open(root, classes)
         }

@@ -140,3 +140,19 @@ fn csv_manifest_with_header_without_header_and_bad_rows() {
         Err(DataError::MissingRoot { .. })
     ));
 }
+
+#[test]
+fn class_maps_from_command_line_lists() {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    assert!(ClassMap::from_lists(&[], &s(&["PNEUMONIA"])).is_none());
+    let open = ClassMap::from_lists(&s(&["NORMAL"]), &[]).unwrap();
+    assert_eq!(open.label_of("other"), Some(Label::Abnormal));
+    let named = ClassMap::from_lists(&s(&["NORMAL"]), &s(&["PNEUMONIA"])).unwrap();
+    assert_eq!(named.label_of("normal"), Some(Label::Normal));
+    assert_eq!(named.label_of("PNEUMONIA"), Some(Label::Abnormal));
+    assert_eq!(named.label_of("other"), None);
+    // A folder set without normal classes is refused by `open`, saying what is missing.
+    let tmp = tempfile::tempdir().unwrap();
+    let err = murgan_data::open(tmp.path(), Format::Folder, None).unwrap_err();
+    assert!(err.to_string().contains("normal class"), "{err}");
+}
