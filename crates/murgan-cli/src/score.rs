@@ -12,7 +12,7 @@ use murgan_core::data::{
 };
 use murgan_core::metrics::{Report, ReportOptions, ScoredImage, StudyAgg};
 use murgan_core::models::checkpoint;
-use murgan_core::score::{Method, Scores, ScoringOptions};
+use murgan_core::score::{Method, Scores};
 use murgan_core::{AnomalyReport, Detector};
 use serde_json::{Value, json};
 
@@ -50,25 +50,24 @@ impl ModelArgs {
     /// Loads the detector with the settings asked for on top of the calibrated ones.
     fn detector(&self) -> Result<Detector> {
         let device = murgan_core::device(self.device.as_deref())?;
-        let dir = murgan_core::models::load::resolve(&self.model)?;
-        let meta = checkpoint::read_meta(&dir)?;
-        let mut options: ScoringOptions = meta
-            .calibration
-            .as_ref()
-            .and_then(|c| serde_json::from_value(c.scoring.clone()).ok())
-            .unwrap_or_default();
-        if let Some(m) = &self.method {
-            options.method = Some(m.parse::<Method>()?);
-        }
-        let s = &mut options.search;
-        s.iterations = self.search_steps.unwrap_or(s.iterations);
-        s.restarts = self.restarts.unwrap_or(s.restarts);
-        s.tolerance = self.tolerance.unwrap_or(s.tolerance);
-        s.seed = self.search_seed.unwrap_or(s.seed);
-        let detector = Detector::load_with(&dir, &device, Some(options))
-            .with_context(|| format!("loading the model in {}", dir.display()))?
-            .with_batch_size(self.batch_size);
-        if meta.calibration.is_some() && detector.threshold().is_none() {
+        let method = self
+            .method
+            .as_deref()
+            .map(str::parse::<Method>)
+            .transpose()?;
+        let detector = Detector::load_adjusted(&self.model, &device, |options| {
+            if method.is_some() {
+                options.method = method;
+            }
+            let s = &mut options.search;
+            s.iterations = self.search_steps.unwrap_or(s.iterations);
+            s.restarts = self.restarts.unwrap_or(s.restarts);
+            s.tolerance = self.tolerance.unwrap_or(s.tolerance);
+            s.seed = self.search_seed.unwrap_or(s.seed);
+        })
+        .with_context(|| format!("loading the model in {}", self.model.display()))?
+        .with_batch_size(self.batch_size);
+        if detector.meta().calibration.is_some() && detector.threshold().is_none() {
             eprintln!(
                 "note: the model was calibrated with other scoring settings; no threshold applies"
             );
@@ -82,7 +81,7 @@ impl ModelArgs {
 pub struct ScoreArgs {
     #[command(flatten)]
     model: ModelArgs,
-    /// Images (PNG, JPEG) or folders of them (searched recursively).
+    /// Images (PNG, JPEG, DICOM) or folders of them (searched recursively).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// One JSON object per line.

@@ -60,16 +60,24 @@ impl Detector {
         device: &Device,
         options: Option<ScoringOptions>,
     ) -> Result<Self> {
+        Self::load_adjusted(dir, device, |o| {
+            if let Some(options) = options {
+                *o = options;
+            }
+        })
+    }
+
+    /// Loads a checkpoint on `device`, letting `adjust` change the scoring settings it starts
+    /// from: those the model was calibrated with, else the defaults (e.g. to override only the
+    /// search steps a user asked for).
+    pub fn load_adjusted(
+        dir: impl AsRef<Path>,
+        device: &Device,
+        adjust: impl FnOnce(&mut ScoringOptions),
+    ) -> Result<Self> {
         let model = murgan_models::load(dir.as_ref(), device)?;
-        let options = match options {
-            Some(o) => o,
-            None => model
-                .meta
-                .calibration
-                .as_ref()
-                .and_then(|c| serde_json::from_value(c.scoring.clone()).ok())
-                .unwrap_or_default(),
-        };
+        let mut options = ScoringOptions::for_model(&model.meta);
+        adjust(&mut options);
         let scorer = Scorer::new(model.networks, options)?;
         let mut preprocess = model.meta.preprocess;
         preprocess.augment = None;

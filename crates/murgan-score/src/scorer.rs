@@ -68,6 +68,17 @@ pub struct ScoringOptions {
     pub search: SearchConfig,
 }
 
+impl ScoringOptions {
+    /// The settings a model was calibrated with (its threshold holds only for them), or the
+    /// defaults when it has no calibration.
+    pub fn for_model(meta: &murgan_models::ModelMeta) -> Self {
+        meta.calibration
+            .as_ref()
+            .and_then(|c| serde_json::from_value(c.scoring.clone()).ok())
+            .unwrap_or_default()
+    }
+}
+
 /// An image's anomaly score and its named parts (all: higher = more anomalous).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scores {
