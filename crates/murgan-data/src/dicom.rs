@@ -65,9 +65,8 @@ pub(crate) fn decode(
         Preamble::Present => 132,
         Preamble::Absent => 4,
     };
-    // The parser allocates whatever length an element declares before reading it: check
-    // every declared length against the bytes there are first (found by fuzzing: 630 bytes
-    // asked for 2.8 GB).
+    // The parser allocates whatever length an element declares before reading it: only a
+    // file whose structure passes the strict walk reaches it (see `check_lengths`).
     check_lengths(bytes, start).map_err(|e| match e {
         Walk::Deflated => DataError::UnsupportedFormat {
             path: path.to_path_buf(),
@@ -78,13 +77,12 @@ pub(crate) fn decode(
         },
         Walk::Bad(m) => fail(format!("cannot parse: {m}")),
     })?;
-    let reader = bytes;
     let obj = OpenFileOptions::new()
         .read_preamble(match preamble {
             Preamble::Present => ReadPreamble::Always,
             Preamble::Absent => ReadPreamble::Never,
         })
-        .from_reader(reader)
+        .from_reader(bytes)
         .map_err(|e| fail(format!("cannot parse: {e}")))?;
 
     let ts_uid = obj
