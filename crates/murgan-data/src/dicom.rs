@@ -75,6 +75,10 @@ pub(crate) fn decode(
                  read: its element lengths cannot be checked before inflating"
             ),
         },
+        Walk::UnknownSyntax(uid) => DataError::UnsupportedFormat {
+            path: path.to_path_buf(),
+            message: format!("DICOM transfer syntax {uid:?} is unknown to murgan's DICOM reader"),
+        },
         Walk::Bad(m) => fail(format!("cannot parse: {m}")),
     })?;
     let obj = OpenFileOptions::new()
@@ -249,6 +253,8 @@ const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
 enum Walk {
     /// The data set is deflated.
     Deflated,
+    /// The transfer syntax UID is not one the DICOM crates know.
+    UnknownSyntax(String),
     /// A header is truncated or a length runs past the end.
     Bad(String),
 }
@@ -288,9 +294,8 @@ fn check_lengths(bytes: &[u8], start: usize) -> std::result::Result<(), Walk> {
     if ts_uid == DEFLATED {
         return Err(Walk::Deflated);
     }
-    // An unknown or undecodable transfer syntax is reported later, by name.
     let Some(ts) = TransferSyntaxRegistry.get(&ts_uid) else {
-        return Ok(());
+        return Err(Walk::UnknownSyntax(ts_uid));
     };
     // Implicit VR Little Endian is the one standard transfer syntax without explicit VRs.
     let explicit = ts_uid != "1.2.840.10008.1.2";

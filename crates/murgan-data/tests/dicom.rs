@@ -418,6 +418,24 @@ fn unsupported_transfer_syntaxes_and_bad_files_are_named() {
     assert!(msg.contains("JPEG 2000") && msg.contains("1.2.840.10008.1.2.4.90"));
     assert!(msg.contains("j2k.dcm"), "{msg}");
 
+    // A transfer syntax UID nobody knows (patched in, same length): named as such.
+    let p = tmp.path().join("private-ts.dcm");
+    write(
+        &p,
+        &Spec::default(),
+        native16(&vec![0u16; (W * H) as usize]),
+    );
+    let mut bytes = std::fs::read(&p).unwrap();
+    let at = bytes
+        .windows(19)
+        .position(|w| w == b"1.2.840.10008.1.2.1")
+        .unwrap();
+    bytes[at..at + 19].copy_from_slice(b"1.2.840.99999.9.9.9");
+    std::fs::write(&p, &bytes).unwrap();
+    let err = decode(&p).unwrap_err();
+    assert!(matches!(err, DataError::UnsupportedFormat { .. }), "{err}");
+    assert!(err.to_string().contains("1.2.840.99999.9.9.9"), "{err}");
+
     // Colour is refused with the reason.
     let p = tmp.path().join("palette.dcm");
     write(
