@@ -25,6 +25,7 @@ fn images(batch: usize, device: &Device) -> Tensor<4> {
 }
 
 fn bench(c: &mut Criterion) {
+    murgan_core::tune_allocator();
     let device = Device::flex();
     let model = DcganConfig::new().with_image_size(N);
     let (Ok(g), Ok(d), Ok(e)) = (

@@ -10,6 +10,7 @@ use murgan_core::models::nets::DcganConfig;
 use murgan_core::models::train::{AnoGanConfig, AnoGanTrainer, TrainConfig, Trainer, TrainingSet};
 
 fn bench(c: &mut Criterion) {
+    murgan_core::tune_allocator();
     let (n, batch) = (64, 64);
     let images: Vec<Vec<f32>> = (0..batch)
         .map(|k| {

@@ -37,6 +37,7 @@ struct Args {
 }
 
 fn main() -> Result<()> {
+    murgan_core::tune_allocator();
     let args = Args::parse();
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;

@@ -504,6 +504,7 @@ fn run_category(
 }
 
 fn main() -> Result<()> {
+    murgan_core::tune_allocator();
     let a = Args::parse();
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let (set, source, synthetic) = if let Some(root) = &a.mura_root {

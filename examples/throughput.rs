@@ -52,6 +52,9 @@ struct Args {
     /// Print only the JSON line.
     #[arg(long)]
     json: bool,
+    /// Leave the C allocator's settings alone (to measure what `tune_allocator` gives).
+    #[arg(long)]
+    default_allocator: bool,
 }
 
 /// `batch` images of uniform noise in [-1, 1], like the peer script.
@@ -77,6 +80,9 @@ fn print_json(a: &Args, device: &murgan_core::Device, fields: &str) {
 
 fn main() -> Result<()> {
     let a = Args::parse();
+    if !a.default_allocator {
+        murgan_core::tune_allocator();
+    }
     let device = murgan_core::device(a.device.as_deref())?;
     let n = a.image_size;
     let model = DcganConfig::new()

@@ -127,6 +127,7 @@ struct MetricsArgs {
 }
 
 fn main() -> Result<()> {
+    murgan_core::tune_allocator();
     match Cli::parse().command {
         Command::Synth(a) => run_synth(a),
         Command::Dataset(DatasetCommand::Summary(a)) => run_summary(a),

@@ -45,9 +45,11 @@
 
 #![warn(missing_docs)]
 
+pub mod allocator;
 pub mod backend;
 pub mod detector;
 
+pub use allocator::tune_allocator;
 pub use backend::{Backend, Device, device};
 /// Burn, the tensor library murgan's models run on (for callers that build tensors themselves).
 pub use burn;

@@ -24,6 +24,7 @@
 
 pub mod checkpoint;
 pub mod error;
+pub mod gemm_conv;
 #[cfg(feature = "pytorch")]
 pub mod import;
 pub mod init;

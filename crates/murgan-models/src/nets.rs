@@ -7,7 +7,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, Pa
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu, tanh};
 
-use crate::{ModelError, Result};
+use crate::{ModelError, Result, gemm_conv};
 
 /// DCGAN's weight initialisation: N(0, 0.02).
 fn dcgan_init() -> Initializer {
@@ -146,9 +146,9 @@ impl Generator {
         let [b, d] = z.dims();
         let mut x = z.reshape([b, d, 1, 1]);
         for block in &self.blocks {
-            x = relu(block.bn.forward(block.conv.forward(x)));
+            x = relu(block.bn.forward(gemm_conv::conv_transpose(&block.conv, x)));
         }
-        tanh(self.out.forward(x))
+        tanh(gemm_conv::conv_transpose(&self.out, x))
     }
 
     /// The latent size.
@@ -190,7 +190,7 @@ impl DownBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.conv.forward(x);
+        let x = gemm_conv::conv(&self.conv, x);
         let x = match &self.bn {
             Some(bn) => bn.forward(x),
             None => x,
@@ -241,7 +241,7 @@ impl Discriminator {
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<1>, Tensor<4>) {
         let f = self.features(x);
         let b = f.dims()[0];
-        (self.out.forward(f.clone()).reshape([b]), f)
+        (gemm_conv::conv(&self.out, f.clone()).reshape([b]), f)
     }
 }
 
@@ -398,7 +398,7 @@ impl PatchDiscriminator {
         for block in &self.blocks {
             x = block.forward(x);
         }
-        (self.out.forward(x.clone()).flatten::<2>(1, 3), x)
+        (gemm_conv::conv(&self.out, x.clone()).flatten::<2>(1, 3), x)
     }
 }
 

@@ -1,0 +1,132 @@
+//! The batched matrix-product convolutions against Burn's own kernels: same outputs, same
+//! gradients for the input and the weights, at every DCGAN layer shape.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+use burn::prelude::*;
+use murgan_models::gemm_conv;
+use murgan_models::init::seeded;
+
+fn device() -> Device {
+    Device::flex().autodiff()
+}
+
+/// Deterministic values in about [-1, 1], different for each `salt`.
+fn ramp<const D: usize>(shape: [usize; D], salt: usize) -> Tensor<D> {
+    let n: usize = shape.iter().product();
+    let v: Vec<f32> = (0..n)
+        .map(|i| (((i * 7919 + salt * 104_729) % 2003) as f32 / 1001.0) - 1.0)
+        .collect();
+    Tensor::from_data(TensorData::new(v, shape), &device())
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap()
+}
+
+fn assert_close(what: &str, a: &[f32], b: &[f32]) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    let scale = b.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+    let worst = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        worst <= 1e-5 * scale.max(1.0) * 10.0,
+        "{what}: max |difference| {worst} (scale {scale})"
+    );
+}
+
+/// Forward values, input gradient and weight gradient of `f` for a weighted sum loss.
+fn run<F>(x: Tensor<4>, f: F, weight: Tensor<4>) -> (Vec<f32>, Vec<f32>, Vec<f32>)
+where
+    F: Fn(Tensor<4>) -> Tensor<4>,
+{
+    let x = x.require_grad();
+    let y = f(x.clone());
+    let r = ramp(y.dims(), 3);
+    let grads = (y.clone() * r).sum().backward();
+    (
+        values(y),
+        values(x.grad(&grads).unwrap()),
+        values(weight.grad(&grads).unwrap()),
+    )
+}
+
+#[test]
+fn the_matrix_form_is_taken_on_flex() {
+    assert!(gemm_conv::enabled(&Device::flex()));
+    assert!(gemm_conv::enabled(&Device::flex().autodiff()));
+}
+
+#[test]
+fn transposed_convolutions_match_burn() {
+    // (C_in, C_out, input side, stride, padding, bias): the generator's first layer (the
+    // matrix form), then stride-2 layers, which stay on Burn's kernel.
+    for (ci, co, side, stride, pad, bias) in [
+        (10, 12, 1, 1, 0, false),
+        (7, 5, 1, 1, 0, true),
+        (12, 6, 4, 2, 1, false),
+        (5, 1, 16, 2, 1, false),
+    ] {
+        let layer = seeded(
+            ConvTranspose2dConfig::new([ci, co], [4, 4])
+                .with_stride([stride, stride])
+                .with_padding([pad, pad])
+                .with_bias(bias)
+                .init(&device()),
+            7,
+        );
+        let x = ramp([3, ci, side, side], ci);
+        let w = layer.weight.val();
+        let ours = run(
+            x.clone(),
+            |x| gemm_conv::conv_transpose(&layer, x),
+            w.clone(),
+        );
+        let burn = run(x, |x| layer.forward(x), w);
+        let what = format!("conv_transpose {ci}→{co} at {side}");
+        assert_eq!(
+            ours.0.len(),
+            3 * co * (side * stride + 4 - stride - 2 * pad).pow(2)
+        );
+        assert_close(&format!("{what} output"), &ours.0, &burn.0);
+        assert_close(&format!("{what} input grad"), &ours.1, &burn.1);
+        assert_close(&format!("{what} weight grad"), &ours.2, &burn.2);
+    }
+}
+
+#[test]
+fn convolutions_match_burn() {
+    // (C_in, C_out, input side, stride, padding, bias): the discriminator's last layer (the
+    // matrix form), then layers that stay on Burn's kernel.
+    for (ci, co, side, stride, pad, bias) in [
+        (6, 1, 4, 1, 0, false),
+        (9, 3, 4, 1, 0, true),
+        (4, 8, 8, 2, 1, true),
+        (3, 2, 6, 1, 1, false),
+    ] {
+        let layer = seeded(
+            Conv2dConfig::new([ci, co], [4, 4])
+                .with_stride([stride, stride])
+                .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+                .with_bias(bias)
+                .init(&device()),
+            11,
+        );
+        let x = ramp([3, ci, side, side], ci + 1);
+        let w = layer.weight.val();
+        let ours = run(x.clone(), |x| gemm_conv::conv(&layer, x), w.clone());
+        let burn = run(x, |x| layer.forward(x), w);
+        let what = format!("conv {ci}→{co} at {side}");
+        assert_close(&format!("{what} output"), &ours.0, &burn.0);
+        assert_close(&format!("{what} input grad"), &ours.1, &burn.1);
+        assert_close(&format!("{what} weight grad"), &ours.2, &burn.2);
+    }
+}
