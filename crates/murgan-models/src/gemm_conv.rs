@@ -8,7 +8,7 @@
 //! Every step is an ordinary tensor operation, so autodiff and the weights' layout (PyTorch's,
 //! as in Burn's own modules) stay as they are; the results equal Burn's convolutions up to
 //! float rounding (tested). The stride-2 layers stay on Burn's kernels: written the same way
-//! (im2col / col2im around one product) they were 1.5–5× slower on `flex`, its copies and pads
+//! (im2col / col2im around one product) they were 1.1–6× slower on `flex`, its copies and pads
 //! costing more than the larger product saves (`examples/conv_layers.rs`, docs/performance.md).
 //!
 //! Which path a layer takes is decided per call by [`enabled`]: the matrix form on the `flex`

@@ -1,5 +1,6 @@
-//! The batched matrix-product convolutions against Burn's own kernels: same outputs, same
-//! gradients for the input and the weights, at every DCGAN layer shape.
+//! The batched matrix-product layers against Burn's own kernels: same outputs, same gradients
+//! for the input and the weights, for the shapes that take the matrix form and for shapes that
+//! fall back to Burn's kernel.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
