@@ -50,6 +50,32 @@ fn sync<const D: usize>(t: Tensor<D>) {
     let _ = t.into_data();
 }
 
+/// Times one layer and prints its table row. `layer(tracked, matrix, x)` runs it with frozen
+/// weights on the autodiff device (`tracked`) or the plain one, in the matrix form or Burn's.
+fn row<F>(label: &str, mflop: f64, repeats: usize, x: Tensor<4>, layer: F)
+where
+    F: Fn(bool, bool, Tensor<4>) -> Tensor<4>,
+{
+    let forward = |matrix: bool| time(repeats, || sync(layer(false, matrix, x.clone())));
+    let xa = x.clone().autodiff();
+    let backward = |matrix: bool| {
+        time(repeats, || {
+            let xg = xa.clone().require_grad();
+            let g = layer(true, matrix, xg.clone()).sum().backward();
+            if let Some(grad) = xg.grad(&g) {
+                sync(grad);
+            }
+        })
+    };
+    println!(
+        "{label} | {mflop:.0} | {:.1} | {:.1} | {:.1} | {:.1}",
+        forward(false) * 1e3,
+        forward(true) * 1e3,
+        backward(false) * 1e3,
+        backward(true) * 1e3
+    );
+}
+
 fn main() -> Result<()> {
     murgan_core::tune_allocator();
     let a = Args::parse();
@@ -83,7 +109,6 @@ fn main() -> Result<()> {
         let out = side * stride + 4 - stride - 2 * pad;
         let flops = 2.0 * (b * ci * co * 16 * side * side) as f64 / 1e6;
         let x = Tensor::<4>::random([b, ci, side, side], Distribution::Default, &dev);
-        let f_burn = time(a.repeats, || sync(layer.forward(x.clone())));
         let matrix = |l: &ConvTranspose2d, x: Tensor<4>| {
             if stride == 2 {
                 stride2_transpose(x, l.weight.val())
@@ -91,31 +116,16 @@ fn main() -> Result<()> {
                 gemm_conv::conv_transpose(l, x)
             }
         };
-        let f_gemm = time(a.repeats, || sync(matrix(&layer, x.clone())));
         let la = layer.clone().fork(&ad).no_grad();
-        let xa = x.clone().autodiff();
-        let bwd = |gemm: bool| {
-            let xg = xa.clone().require_grad();
-            let y = if gemm {
-                matrix(&la, xg.clone())
+        let label = format!("convT {ci}→{co} {side}→{out}");
+        row(&label, flops, a.repeats, x, |tracked, use_matrix, x| {
+            let l = if tracked { &la } else { &layer };
+            if use_matrix {
+                matrix(l, x)
             } else {
-                la.forward(xg.clone())
-            };
-            let g = y.sum().backward();
-            sync(
-                xg.grad(&g)
-                    .unwrap_or_else(|| Tensor::zeros([1, 1, 1, 1], &dev)),
-            );
-        };
-        let b_burn = time(a.repeats, || bwd(false));
-        let b_gemm = time(a.repeats, || bwd(true));
-        println!(
-            "convT {ci}→{co} {side}→{out} | {flops:.0} | {:.1} | {:.1} | {:.1} | {:.1}",
-            f_burn * 1e3,
-            f_gemm * 1e3,
-            b_burn * 1e3,
-            b_gemm * 1e3
-        );
+                l.forward(x)
+            }
+        });
     }
     for (ci, co, side, stride, pad) in [
         (1, 64, 64, 2, 1),
@@ -132,7 +142,6 @@ fn main() -> Result<()> {
         let out = (side + 2 * pad - 4) / stride + 1;
         let flops = 2.0 * (b * ci * co * 16 * out * out) as f64 / 1e6;
         let x = Tensor::<4>::random([b, ci, side, side], Distribution::Default, &dev);
-        let f_burn = time(a.repeats, || sync(layer.forward(x.clone())));
         let matrix = |l: &Conv2d, x: Tensor<4>| {
             if stride == 2 {
                 stride2_conv(x, l.weight.val())
@@ -140,31 +149,16 @@ fn main() -> Result<()> {
                 gemm_conv::conv(l, x)
             }
         };
-        let f_gemm = time(a.repeats, || sync(matrix(&layer, x.clone())));
         let la = layer.clone().fork(&ad).no_grad();
-        let xa = x.clone().autodiff();
-        let bwd = |gemm: bool| {
-            let xg = xa.clone().require_grad();
-            let y = if gemm {
-                matrix(&la, xg.clone())
+        let label = format!("conv {ci}→{co} {side}→{out}");
+        row(&label, flops, a.repeats, x, |tracked, use_matrix, x| {
+            let l = if tracked { &la } else { &layer };
+            if use_matrix {
+                matrix(l, x)
             } else {
-                la.forward(xg.clone())
-            };
-            let g = y.sum().backward();
-            sync(
-                xg.grad(&g)
-                    .unwrap_or_else(|| Tensor::zeros([1, 1, 1, 1], &dev)),
-            );
-        };
-        let b_burn = time(a.repeats, || bwd(false));
-        let b_gemm = time(a.repeats, || bwd(true));
-        println!(
-            "conv {ci}→{co} {side}→{out} | {flops:.0} | {:.1} | {:.1} | {:.1} | {:.1}",
-            f_burn * 1e3,
-            f_gemm * 1e3,
-            b_burn * 1e3,
-            b_gemm * 1e3
-        );
+                l.forward(x)
+            }
+        });
     }
     Ok(())
 }

@@ -14,6 +14,7 @@
 //! Which path a layer takes is decided per call by [`enabled`]: the matrix form on the `flex`
 //! device, Burn's own kernels elsewhere (the GPU backends have their own convolution kernels).
 
+use burn::module::Param;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
@@ -45,10 +46,7 @@ pub fn conv_transpose(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
         .reshape([b, ci])
         .matmul(weight.reshape([ci, co * 16]))
         .reshape([b, co, 4, 4]);
-    match &layer.bias {
-        Some(bias) => y + bias.val().reshape([1, co, 1, 1]),
-        None => y,
-    }
+    with_bias(y, layer.bias.as_ref())
 }
 
 /// `layer.forward(x)` for a convolution, through one batched matrix product when it maps a
@@ -73,8 +71,16 @@ pub fn conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         .reshape([b, ci * 16])
         .matmul(weight.reshape([co, ci * 16]).transpose())
         .reshape([b, co, 1, 1]);
-    match &layer.bias {
-        Some(bias) => y + bias.val().reshape([1, co, 1, 1]),
+    with_bias(y, layer.bias.as_ref())
+}
+
+/// `y` (`[B, C, H, W]`) plus a per-channel bias, if the layer has one.
+fn with_bias(y: Tensor<4>, bias: Option<&Param<Tensor<1>>>) -> Tensor<4> {
+    match bias {
+        Some(bias) => {
+            let c = y.dims()[1];
+            y + bias.val().reshape([1, c, 1, 1])
+        }
         None => y,
     }
 }

@@ -44,8 +44,18 @@ fn assert_close(what: &str, a: &[f32], b: &[f32]) {
     );
 }
 
+/// Forward values, input gradient and weight gradient of one run.
+type Run = (Vec<f32>, Vec<f32>, Vec<f32>);
+
+/// Output, input gradient and weight gradient all agree.
+fn assert_same(what: &str, ours: &Run, burn: &Run) {
+    assert_close(&format!("{what} output"), &ours.0, &burn.0);
+    assert_close(&format!("{what} input grad"), &ours.1, &burn.1);
+    assert_close(&format!("{what} weight grad"), &ours.2, &burn.2);
+}
+
 /// Forward values, input gradient and weight gradient of `f` for a weighted sum loss.
-fn run<F>(x: Tensor<4>, f: F, weight: Tensor<4>) -> (Vec<f32>, Vec<f32>, Vec<f32>)
+fn run<F>(x: Tensor<4>, f: F, weight: Tensor<4>) -> Run
 where
     F: Fn(Tensor<4>) -> Tensor<4>,
 {
@@ -92,14 +102,11 @@ fn transposed_convolutions_match_burn() {
             w.clone(),
         );
         let burn = run(x, |x| layer.forward(x), w);
-        let what = format!("conv_transpose {ci}→{co} at {side}");
         assert_eq!(
             ours.0.len(),
             3 * co * (side * stride + 4 - stride - 2 * pad).pow(2)
         );
-        assert_close(&format!("{what} output"), &ours.0, &burn.0);
-        assert_close(&format!("{what} input grad"), &ours.1, &burn.1);
-        assert_close(&format!("{what} weight grad"), &ours.2, &burn.2);
+        assert_same(&format!("conv_transpose {ci}→{co} at {side}"), &ours, &burn);
     }
 }
 
@@ -125,9 +132,6 @@ fn convolutions_match_burn() {
         let w = layer.weight.val();
         let ours = run(x.clone(), |x| gemm_conv::conv(&layer, x), w.clone());
         let burn = run(x, |x| layer.forward(x), w);
-        let what = format!("conv {ci}→{co} at {side}");
-        assert_close(&format!("{what} output"), &ours.0, &burn.0);
-        assert_close(&format!("{what} input grad"), &ours.1, &burn.1);
-        assert_close(&format!("{what} weight grad"), &ours.2, &burn.2);
+        assert_same(&format!("conv {ci}→{co} at {side}"), &ours, &burn);
     }
 }
