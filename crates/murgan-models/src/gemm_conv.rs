@@ -1,77 +1,122 @@
-//! The DCGAN layers that map a 1 × 1 input to 4 × 4 (the generator's first layer) or a
-//! 4 × 4 input to 1 × 1 (the discriminator's last) as one matrix product over the whole batch.
+//! The DCGAN's convolution layers on Burn's `flex` CPU backend, each through the fastest path
+//! murgan has measured for it; on every other backend, Burn's own kernels.
 //!
-//! Burn's `flex` CPU backend runs a convolution as one small matrix product per image; for
-//! these two layers that is a matrix–vector product per image that re-reads the whole weight
-//! matrix (3.3 MB for the 64 × 64 generator's first layer) 64 times at batch 64. Folding the
-//! batch into the rows makes them plain `[B, ·] · [·, ·]` products with nothing to rearrange.
-//! Every step is an ordinary tensor operation, so autodiff and the weights' layout (PyTorch's,
-//! as in Burn's own modules) stay as they are; the results equal Burn's convolutions up to
-//! float rounding (tested). The stride-2 layers stay on Burn's kernels: written the same way
-//! (im2col / col2im around one product) they were 1.1–6× slower on `flex`, its copies and pads
-//! costing more than the larger product saves (`examples/conv_layers.rs`, docs/performance.md).
+//! - The 1 × 1 → 4 × 4 layer (the generator's first) and the 4 × 4 → 1 × 1 layer (the
+//!   discriminator's last) as one matrix product over the whole batch. Burn's `flex` runs a
+//!   convolution as one small product per image; for these two layers that is a matrix–vector
+//!   product per image that re-reads the whole weight matrix (3.3 MB for the 64 × 64
+//!   generator's first layer) 64 times at batch 64. Folding the batch into the rows makes them
+//!   plain `[B, ·] · [·, ·]` products. Every step is an ordinary tensor operation, so autodiff
+//!   and the weights' layout (PyTorch's, as in Burn's own modules) stay as they are.
+//! - The stride-2 layers (4 × 4 kernel, padding 1: the bulk of both networks) through murgan's
+//!   own kernels (`cpu_conv`), which fold a group of images into each product and give the
+//!   transposed convolution one product per output phase instead of a col2im; their backward
+//!   pass is handwritten (each layer is the other's input gradient). Written with Burn's tensor
+//!   operations instead (im2col / col2im around one product) these layers were 1.1–6× slower
+//!   (`examples/conv_layers.rs`, docs/performance.md).
 //!
-//! Which path a layer takes is decided per call by [`enabled`]: the matrix form on the `flex`
-//! device, Burn's own kernels elsewhere (the GPU backends have their own convolution kernels).
+//! The results equal Burn's convolutions up to float rounding, outputs and gradients (tested).
+//! Which path a layer takes is decided per call by [`enabled`].
 
 use burn::module::Param;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 
-/// Whether the matrix-product path is used for tensors on `device`: only the `flex` CPU
-/// backend, and not when `MURGAN_NATIVE_CONV` is set (to measure Burn's own kernels).
+/// Whether murgan's own paths are used for tensors on `device`: only the `flex` CPU backend,
+/// and not when `MURGAN_NATIVE_CONV` is set (to measure Burn's own kernels).
 pub fn enabled(device: &Device) -> bool {
     device.clone().inner() == Device::flex() && std::env::var_os("MURGAN_NATIVE_CONV").is_none()
 }
 
-/// `layer.forward(x)` for a transposed convolution, through one batched matrix product when
-/// it maps a 1 × 1 input to 4 × 4 (kernel 4, stride 1, no padding, groups or dilation).
+/// `layer.forward(x)` for a transposed convolution: one batched matrix product when it maps a
+/// 1 × 1 input to 4 × 4 (kernel 4, stride 1, no padding); murgan's stride-2 kernel for kernel
+/// 4, stride 2, padding 1; Burn's kernel otherwise (and for groups, dilation or output padding).
 pub fn conv_transpose(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     let [b, ci, h, w] = x.dims();
-    let matrix = layer.kernel_size == [4, 4]
-        && layer.stride == [1, 1]
-        && layer.padding == [0, 0]
+    let plain = layer.kernel_size == [4, 4]
         && layer.padding_out == [0, 0]
         && layer.groups == 1
-        && layer.dilation == [1, 1]
-        && [h, w] == [1, 1];
-    if !matrix || !enabled(&x.device()) {
+        && layer.dilation == [1, 1];
+    if !plain || !enabled(&x.device()) {
         return layer.forward(x);
     }
     let weight = layer.weight.val();
     let co = weight.dims()[1];
-    // [B, C_in] · [C_in, C_out·16]: the output map is the product itself.
-    let y = x
-        .reshape([b, ci])
-        .matmul(weight.reshape([ci, co * 16]))
-        .reshape([b, co, 4, 4]);
+    let y = if layer.stride == [1, 1] && layer.padding == [0, 0] && [h, w] == [1, 1] {
+        // [B, C_in] · [C_in, C_out·16]: the output map is the product itself.
+        x.reshape([b, ci])
+            .matmul(weight.reshape([ci, co * 16]))
+            .reshape([b, co, 4, 4])
+    } else if layer.stride == [2, 2] && layer.padding == [1, 1] && stride_two(&x, false) {
+        stride_two_transpose(x, weight)
+    } else {
+        return layer.forward(x);
+    };
     with_bias(y, layer.bias.as_ref())
 }
 
-/// `layer.forward(x)` for a convolution, through one batched matrix product when it maps a
-/// 4 × 4 input to 1 × 1 (kernel 4, no padding, groups or dilation).
+/// `layer.forward(x)` for a convolution: one batched matrix product when it maps a 4 × 4 input
+/// to 1 × 1 (kernel 4, no padding); murgan's stride-2 kernel for kernel 4, stride 2, padding 1
+/// and an even-sided input; Burn's kernel otherwise (and for groups or dilation).
 pub fn conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [b, ci, h, w] = x.dims();
-    let matrix = layer.kernel_size == [4, 4]
-        && matches!(
-            layer.padding,
-            PaddingConfig2d::Valid | PaddingConfig2d::Explicit(0, 0, 0, 0)
-        )
-        && layer.groups == 1
-        && layer.dilation == [1, 1]
-        && [h, w] == [4, 4];
-    if !matrix || !enabled(&x.device()) {
+    let plain = layer.kernel_size == [4, 4] && layer.groups == 1 && layer.dilation == [1, 1];
+    if !plain || !enabled(&x.device()) {
         return layer.forward(x);
     }
     let weight = layer.weight.val();
     let co = weight.dims()[0];
-    // [B, C_in·16] · [C_in·16, C_out]: one output pixel.
-    let y = x
-        .reshape([b, ci * 16])
-        .matmul(weight.reshape([co, ci * 16]).transpose())
-        .reshape([b, co, 1, 1]);
+    let unpadded = matches!(
+        layer.padding,
+        PaddingConfig2d::Valid | PaddingConfig2d::Explicit(0, 0, 0, 0)
+    );
+    let y = if unpadded && [h, w] == [4, 4] {
+        // [B, C_in·16] · [C_in·16, C_out]: one output pixel.
+        x.reshape([b, ci * 16])
+            .matmul(weight.reshape([co, ci * 16]).transpose())
+            .reshape([b, co, 1, 1])
+    } else if layer.stride == [2, 2]
+        && matches!(layer.padding, PaddingConfig2d::Explicit(1, 1, 1, 1))
+        && stride_two(&x, true)
+    {
+        stride_two_conv(x, weight)
+    } else {
+        return layer.forward(x);
+    };
     with_bias(y, layer.bias.as_ref())
+}
+
+/// Whether murgan's stride-2 kernels take `x` (compiled in with the `flex` feature, `f32`, and
+/// for a convolution's input, even sides).
+#[cfg(feature = "flex")]
+fn stride_two(x: &Tensor<4>, high_resolution: bool) -> bool {
+    crate::cpu_conv::supports(x, high_resolution)
+}
+
+#[cfg(not(feature = "flex"))]
+fn stride_two(_: &Tensor<4>, _: bool) -> bool {
+    false
+}
+
+#[cfg(feature = "flex")]
+fn stride_two_conv(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
+    crate::cpu_conv::conv(x, weight)
+}
+
+#[cfg(feature = "flex")]
+fn stride_two_transpose(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
+    crate::cpu_conv::conv_transpose(x, weight)
+}
+
+#[cfg(not(feature = "flex"))]
+fn stride_two_conv(_: Tensor<4>, _: Tensor<4>) -> Tensor<4> {
+    unreachable!("stride_two() is false without the flex feature")
+}
+
+#[cfg(not(feature = "flex"))]
+fn stride_two_transpose(_: Tensor<4>, _: Tensor<4>) -> Tensor<4> {
+    unreachable!("stride_two() is false without the flex feature")
 }
 
 /// `y` (`[B, C, H, W]`) plus a per-channel bias, if the layer has one.

@@ -23,6 +23,8 @@
 #![warn(missing_docs)]
 
 pub mod checkpoint;
+#[cfg(feature = "flex")]
+mod cpu_conv;
 pub mod error;
 pub mod gemm_conv;
 #[cfg(feature = "pytorch")]

@@ -1,6 +1,7 @@
-//! The batched matrix-product layers against Burn's own kernels: same outputs, same gradients
-//! for the input and the weights, for the shapes that take the matrix form and for shapes that
-//! fall back to Burn's kernel.
+//! murgan's convolution paths on `flex` (the batched matrix-product layers and the stride-2
+//! kernels with their handwritten backward) against Burn's own kernels: same outputs, same
+//! gradients for the input and the weights, for the shapes that take murgan's paths and for
+//! shapes that fall back to Burn's kernel.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
@@ -78,13 +79,17 @@ fn the_matrix_form_is_taken_on_flex() {
 
 #[test]
 fn transposed_convolutions_match_burn() {
-    // (C_in, C_out, input side, stride, padding, bias): the generator's first layer (the
-    // matrix form), then stride-2 layers, which stay on Burn's kernel.
-    for (ci, co, side, stride, pad, bias) in [
-        (10, 12, 1, 1, 0, false),
-        (7, 5, 1, 1, 0, true),
-        (12, 6, 4, 2, 1, false),
-        (5, 1, 16, 2, 1, false),
+    // (batch, C_in, C_out, input side, stride, padding, bias): the generator's first layer
+    // (the matrix form), stride-2 layers (murgan's kernel: one group of images, several
+    // groups, with a bias), then a stride-1 padded layer (Burn's kernel).
+    for (batch, ci, co, side, stride, pad, bias) in [
+        (3, 10, 12, 1, 1, 0, false),
+        (3, 7, 5, 1, 1, 0, true),
+        (3, 12, 6, 4, 2, 1, false),
+        (3, 5, 1, 16, 2, 1, false),
+        (40, 6, 4, 4, 2, 1, false),
+        (3, 4, 3, 2, 2, 1, true),
+        (3, 4, 3, 5, 1, 1, false),
     ] {
         let layer = seeded(
             ConvTranspose2dConfig::new([ci, co], [4, 4])
@@ -94,7 +99,7 @@ fn transposed_convolutions_match_burn() {
                 .init(&device()),
             7,
         );
-        let x = ramp([3, ci, side, side], ci);
+        let x = ramp([batch, ci, side, side], ci);
         let w = layer.weight.val();
         let ours = run(
             x.clone(),
@@ -104,7 +109,7 @@ fn transposed_convolutions_match_burn() {
         let burn = run(x, |x| layer.forward(x), w);
         assert_eq!(
             ours.0.len(),
-            3 * co * (side * stride + 4 - stride - 2 * pad).pow(2)
+            batch * co * ((side - 1) * stride + 4 - 2 * pad).pow(2)
         );
         assert_same(&format!("conv_transpose {ci}→{co} at {side}"), &ours, &burn);
     }
@@ -112,13 +117,17 @@ fn transposed_convolutions_match_burn() {
 
 #[test]
 fn convolutions_match_burn() {
-    // (C_in, C_out, input side, stride, padding, bias): the discriminator's last layer (the
-    // matrix form), then layers that stay on Burn's kernel.
-    for (ci, co, side, stride, pad, bias) in [
-        (6, 1, 4, 1, 0, false),
-        (9, 3, 4, 1, 0, true),
-        (4, 8, 8, 2, 1, true),
-        (3, 2, 6, 1, 1, false),
+    // (batch, C_in, C_out, input side, stride, padding, bias): the discriminator's last layer
+    // (the matrix form), stride-2 layers (murgan's kernel: with a bias, without, several
+    // groups of images), then layers that stay on Burn's kernel (stride 1; an odd side).
+    for (batch, ci, co, side, stride, pad, bias) in [
+        (3, 6, 1, 4, 1, 0, false),
+        (3, 9, 3, 4, 1, 0, true),
+        (3, 4, 8, 8, 2, 1, true),
+        (3, 1, 4, 32, 2, 1, false),
+        (40, 3, 5, 8, 2, 1, false),
+        (3, 3, 2, 6, 1, 1, false),
+        (3, 3, 2, 7, 2, 1, false),
     ] {
         let layer = seeded(
             Conv2dConfig::new([ci, co], [4, 4])
@@ -128,7 +137,7 @@ fn convolutions_match_burn() {
                 .init(&device()),
             11,
         );
-        let x = ramp([3, ci, side, side], ci + 1);
+        let x = ramp([batch, ci, side, side], ci + 1);
         let w = layer.weight.val();
         let ours = run(x.clone(), |x| gemm_conv::conv(&layer, x), w.clone());
         let burn = run(x, |x| layer.forward(x), w);

@@ -1,0 +1,508 @@
+//! The two stride-2 DCGAN layers on contiguous `f32` NCHW slices, each folded into a few large
+//! matrix products through the `gemm` crate (the kernels Burn's `flex` calls too).
+//!
+//! Both layers connect a high-resolution side (`2h × 2w`, `c_hi` channels) and a
+//! low-resolution side (`h × w`, `c_lo` channels) through a 4 × 4 kernel with stride 2 and
+//! padding 1; the convolution goes down, the transposed convolution goes up, and each is the
+//! other's input gradient with the same weight tensor.
+//!
+//! - **Convolution**: the inputs of a group of images are unfolded (im2col) into one
+//!   `[c_hi·16, images·h·w]` matrix and multiplied by the weight `[c_lo, c_hi·16]` as stored.
+//! - **Transposed convolution**: output pixel `(2p + r, 2q + t)` draws on two kernel taps per
+//!   axis, chosen by the parities `r` and `t`. Each of the four output phases is one product of
+//!   that phase's regrouped weight `[c_hi, 4·c_lo]` with the four shifted copies of the input
+//!   it needs; no output is accumulated twice (no col2im).
+//!
+//! Images are processed in groups of about [`TARGET_COLUMNS`] output pixels, so the unfolded
+//! matrices stay in cache; groups run in parallel on rayon's pool when there are enough of them,
+//! otherwise the products themselves are parallelised.
+
+#![allow(unsafe_code)]
+
+use std::cell::RefCell;
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+thread_local! {
+    /// Each thread's unfolded-input and product buffers, kept between calls: a search runs
+    /// the same layers thousands of times, and fresh buffers would be zeroed every time.
+    static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Runs `f` with this thread's two scratch buffers, `cols` and `dst` values long. Their
+/// contents are left over from earlier calls: `f` must write every value it reads.
+fn with_scratch<R>(cols: usize, dst: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        let (a, b) = &mut *scratch;
+        if a.len() < cols {
+            a.resize(cols, 0.0);
+        }
+        if b.len() < dst {
+            b.resize(dst, 0.0);
+        }
+        f(&mut a[..cols], &mut b[..dst])
+    })
+}
+
+/// Output pixels per product: small enough that a group's unfolded input stays in the
+/// caches (64 measured faster than 32, 128, 256, 512 and 1024 for the 64 × 64 DCGAN's search
+/// at batch 64), so one image per group except for maps of fewer than 64 pixels.
+const TARGET_COLUMNS: usize = 64;
+
+/// Shape of one stride-2 layer call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Geom {
+    /// Images in the batch.
+    pub batch: usize,
+    /// Channels on the high-resolution side.
+    pub c_hi: usize,
+    /// Channels on the low-resolution side.
+    pub c_lo: usize,
+    /// Height of the low-resolution side (the high-resolution side is twice it).
+    pub h: usize,
+    /// Width of the low-resolution side.
+    pub w: usize,
+}
+
+impl Geom {
+    fn lo_len(&self) -> usize {
+        self.batch * self.c_lo * self.h * self.w
+    }
+
+    fn hi_len(&self) -> usize {
+        self.batch * self.c_hi * 4 * self.h * self.w
+    }
+
+    fn weight_len(&self) -> usize {
+        self.c_lo * self.c_hi * 16
+    }
+
+    /// Images per group and the number of groups.
+    fn groups(&self) -> (usize, usize) {
+        let per = (TARGET_COLUMNS / (self.h * self.w)).clamp(1, self.batch.max(1));
+        (per, self.batch.div_ceil(per))
+    }
+}
+
+/// Runs `work(first_image, images, out)` for every group of images, where `out` is the group's
+/// part of the output (`per_image` values an image). Groups run in parallel when there are at
+/// least as many as threads; otherwise one after another, each product on all threads.
+fn for_groups<F>(geo: Geom, out: &mut [f32], per_image: usize, work: F)
+where
+    F: Fn(usize, usize, &mut [f32], Parallelism) + Sync,
+{
+    let (per, count) = geo.groups();
+    if per_image == 0 || count == 0 {
+        return;
+    }
+    let chunk = per * per_image;
+    if count >= rayon::current_num_threads() {
+        out.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, part)| work(i * per, part.len() / per_image, part, Parallelism::None));
+    } else {
+        for (i, part) in out.chunks_mut(chunk).enumerate() {
+            work(i * per, part.len() / per_image, part, Parallelism::Rayon(0));
+        }
+    }
+}
+
+/// `dst[m × n] = lhs[m × k] · rhs[k × n]`, all row-major and contiguous except `lhs`, whose
+/// row stride is `lhs_row` (≥ k).
+fn product(
+    dst: &mut [f32],
+    lhs: &[f32],
+    lhs_row: usize,
+    rhs: &[f32],
+    (m, k, n): (usize, usize, usize),
+    parallelism: Parallelism,
+) {
+    assert!(
+        dst.len() >= m * n
+            && rhs.len() >= k * n
+            && (m == 0 || k == 0 || lhs.len() >= (m - 1) * lhs_row + k)
+            && lhs_row >= k,
+        "stride-2 convolution: matrix product operands too short"
+    );
+    // SAFETY: the assertion above guarantees that every element the product reads
+    // (lhs[i·lhs_row + l], rhs[l·n + j]) or writes (dst[i·n + j]) for i < m, l < k, j < n lies
+    // inside its slice; `dst` is borrowed mutably, so it aliases neither input.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.as_ptr(),
+            1,
+            lhs_row as isize,
+            rhs.as_ptr(),
+            1,
+            n as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// Copies `src` (`[channels, group columns]` as `[channel][image][pixel]`) into the NCHW output
+/// of a group, `dst` = `[image][channel][pixel]`.
+fn scatter_channels(src: &[f32], dst: &mut [f32], channels: usize, images: usize, pixels: usize) {
+    let columns = images * pixels;
+    for (image, out) in dst.chunks_mut(channels * pixels).enumerate() {
+        for (c, plane) in out.chunks_mut(pixels).enumerate() {
+            plane.copy_from_slice(&src[c * columns + image * pixels..][..pixels]);
+        }
+    }
+}
+
+/// Convolution, 4 × 4 kernel, stride 2, padding 1: `x` `[B, c_hi, 2h, 2w]`, `weight`
+/// `[c_lo, c_hi, 4, 4]` → `[B, c_lo, h, w]`.
+pub(crate) fn conv(x: &[f32], weight: &[f32], geo: Geom) -> Vec<f32> {
+    assert!(
+        x.len() == geo.hi_len() && weight.len() == geo.weight_len(),
+        "stride-2 convolution: operand sizes do not match {geo:?}"
+    );
+    let pixels = geo.h * geo.w;
+    let k = geo.c_hi * 16;
+    let mut y = vec![0.0f32; geo.lo_len()];
+    for_groups(geo, &mut y, geo.c_lo * pixels, |first, images, out, par| {
+        let columns = images * pixels;
+        with_scratch(k * columns, geo.c_lo * columns, |cols, dst| {
+            im2col(x, geo, first, images, cols);
+            product(dst, weight, k, cols, (geo.c_lo, k, columns), par);
+            scatter_channels(dst, out, geo.c_lo, images, pixels);
+        });
+    });
+    y
+}
+
+/// `cols[(c, kh, kw), (image, oy, ox)] = x[first + image, c, 2·oy + kh − 1, 2·ox + kw − 1]`,
+/// zero in the padding.
+fn im2col(x: &[f32], geo: Geom, first: usize, images: usize, cols: &mut [f32]) {
+    let (h, w) = (geo.h, geo.w);
+    let (hi_h, hi_w) = (2 * h, 2 * w);
+    let plane = hi_h * hi_w;
+    let pixels = h * w;
+    for (row, dst) in cols.chunks_mut(images * pixels).enumerate() {
+        let (c, kh, kw) = (row / 16, (row / 4) % 4, row % 4);
+        for image in 0..images {
+            let src = &x[((first + image) * geo.c_hi + c) * plane..][..plane];
+            let out = &mut dst[image * pixels..][..pixels];
+            for (oy, orow) in out.chunks_mut(w).enumerate() {
+                let Some(iy) = (2 * oy + kh).checked_sub(1).filter(|&iy| iy < hi_h) else {
+                    orow.fill(0.0);
+                    continue;
+                };
+                let srow = &src[iy * hi_w..][..hi_w];
+                // Output column ox reads input column 2·ox + kw − 1: kw = 0 pads the first
+                // output column, kw = 3 the last; the rest is a stride-2 gather.
+                let (lo, hi) = (usize::from(kw == 0), w - usize::from(kw == 3));
+                orow[..lo].fill(0.0);
+                orow[hi..].fill(0.0);
+                let start = 2 * lo + kw - 1;
+                for (v, s) in orow[lo..hi].iter_mut().zip(srow[start..].iter().step_by(2)) {
+                    *v = *s;
+                }
+            }
+        }
+    }
+}
+
+/// For an output coordinate of parity `r`, its two taps: (kernel index, input offset), i.e.
+/// output `2p + r` takes kernel row `k` at input row `p + d`.
+const TAPS: [[(usize, isize); 2]; 2] = [[(1, 0), (3, -1)], [(0, 1), (2, 0)]];
+
+/// Transposed convolution, 4 × 4 kernel, stride 2, padding 1: `x` `[B, c_lo, h, w]`, `weight`
+/// `[c_lo, c_hi, 4, 4]` → `[B, c_hi, 2h, 2w]`.
+pub(crate) fn conv_transpose(x: &[f32], weight: &[f32], geo: Geom) -> Vec<f32> {
+    assert!(
+        x.len() == geo.lo_len() && weight.len() == geo.weight_len(),
+        "stride-2 transposed convolution: operand sizes do not match {geo:?}"
+    );
+    let (h, w) = (geo.h, geo.w);
+    let pixels = h * w;
+    let (hi_w, plane) = (2 * w, 4 * pixels);
+    let k = 4 * geo.c_lo;
+    let phases = phase_weights(weight, geo);
+    let mut y = vec![0.0f32; geo.hi_len()];
+    for_groups(geo, &mut y, geo.c_hi * plane, |first, images, out, par| {
+        let columns = images * pixels;
+        with_scratch(k * columns, geo.c_hi * columns, |cols, dst| {
+            for (r, t) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                phase_cols(x, geo, first, images, (r, t), cols);
+                let lhs = &phases[(r * 2 + t) * geo.c_hi * k..][..geo.c_hi * k];
+                product(dst, lhs, k, cols, (geo.c_hi, k, columns), par);
+                // Interleave the phase into rows 2p + r, columns 2q + t.
+                for (image, out_image) in out.chunks_mut(geo.c_hi * plane).enumerate() {
+                    for (c, out_plane) in out_image.chunks_mut(plane).enumerate() {
+                        let src = &dst[c * columns + image * pixels..][..pixels];
+                        for (p, src_row) in src.chunks(w).enumerate() {
+                            let row = &mut out_plane[(2 * p + r) * hi_w..][..hi_w];
+                            for (v, o) in src_row.iter().zip(row[t..].iter_mut().step_by(2)) {
+                                *o = *v;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    });
+    y
+}
+
+/// The weight `[c_lo, c_hi, 4, 4]` regrouped by output phase: `[(r, t)][c_hi][(a, b), c_lo]`,
+/// tap `a` of `TAPS[r]` down, `b` of `TAPS[t]` across.
+fn phase_weights(weight: &[f32], geo: Geom) -> Vec<f32> {
+    let (c_lo, c_hi) = (geo.c_lo, geo.c_hi);
+    let mut out = vec![0.0f32; 16 * c_lo * c_hi];
+    out.par_chunks_mut(c_hi * 4 * c_lo)
+        .enumerate()
+        .for_each(|(phase, dst)| {
+            let (r, t) = (phase / 2, phase % 2);
+            for (row, dst_row) in dst.chunks_mut(c_lo).enumerate() {
+                let (co, a, b) = (row / 4, (row / 2) % 2, row % 2);
+                let tap = TAPS[r][a].0 * 4 + TAPS[t][b].0;
+                for (ci, v) in dst_row.iter_mut().enumerate() {
+                    *v = weight[(ci * c_hi + co) * 16 + tap];
+                }
+            }
+        });
+    out
+}
+
+/// `cols[(a, b), c, (image, p, q)] = x[first + image, c, p + dy_a, q + dx_b]` for output phase
+/// `(r, t)`, zero outside the input.
+fn phase_cols(
+    x: &[f32],
+    geo: Geom,
+    first: usize,
+    images: usize,
+    (r, t): (usize, usize),
+    cols: &mut [f32],
+) {
+    let (h, w) = (geo.h, geo.w);
+    let pixels = h * w;
+    for (row, dst) in cols.chunks_mut(images * pixels).enumerate() {
+        let (tap, c) = (row / geo.c_lo, row % geo.c_lo);
+        let dy = TAPS[r][tap / 2].1;
+        let dx = TAPS[t][tap % 2].1;
+        for image in 0..images {
+            let src = &x[((first + image) * geo.c_lo + c) * pixels..][..pixels];
+            let out = &mut dst[image * pixels..][..pixels];
+            for (p, orow) in out.chunks_mut(w).enumerate() {
+                let Some(iy) = p.checked_add_signed(dy).filter(|&iy| iy < h) else {
+                    orow.fill(0.0);
+                    continue;
+                };
+                let srow = &src[iy * w..][..w];
+                match dx {
+                    0 => orow.copy_from_slice(srow),
+                    1 => {
+                        orow[..w - 1].copy_from_slice(&srow[1..]);
+                        orow[w - 1] = 0.0;
+                    }
+                    _ => {
+                        orow[1..].copy_from_slice(&srow[..w - 1]);
+                        orow[0] = 0.0;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect()
+    }
+
+    /// Straight from the definition, in f64.
+    fn conv_reference(x: &[f32], weight: &[f32], geo: Geom) -> Vec<f32> {
+        let (h, w) = (geo.h, geo.w);
+        let mut y = vec![0.0f64; geo.lo_len()];
+        for b in 0..geo.batch {
+            for co in 0..geo.c_lo {
+                for oy in 0..h {
+                    for ox in 0..w {
+                        let mut acc = 0.0;
+                        for c in 0..geo.c_hi {
+                            for kh in 0..4 {
+                                for kw in 0..4 {
+                                    let (iy, ix) = (2 * oy + kh, 2 * ox + kw);
+                                    if iy == 0 || ix == 0 || iy > 2 * h || ix > 2 * w {
+                                        continue;
+                                    }
+                                    let xv =
+                                        x[((b * geo.c_hi + c) * 2 * h + iy - 1) * 2 * w + ix - 1];
+                                    acc += f64::from(xv)
+                                        * f64::from(
+                                            weight[((co * geo.c_hi + c) * 4 + kh) * 4 + kw],
+                                        );
+                                }
+                            }
+                        }
+                        y[((b * geo.c_lo + co) * h + oy) * w + ox] = acc;
+                    }
+                }
+            }
+        }
+        y.into_iter().map(|v| v as f32).collect()
+    }
+
+    /// Scatter form of the transposed convolution, in f64.
+    fn conv_transpose_reference(x: &[f32], weight: &[f32], geo: Geom) -> Vec<f32> {
+        let (h, w) = (geo.h, geo.w);
+        let mut y = vec![0.0f64; geo.hi_len()];
+        for b in 0..geo.batch {
+            for ci in 0..geo.c_lo {
+                for iy in 0..h {
+                    for ix in 0..w {
+                        let xv = f64::from(x[((b * geo.c_lo + ci) * h + iy) * w + ix]);
+                        for co in 0..geo.c_hi {
+                            for kh in 0..4 {
+                                for kw in 0..4 {
+                                    let (oy, ox) = (2 * iy + kh, 2 * ix + kw);
+                                    if oy == 0 || ox == 0 || oy > 2 * h || ox > 2 * w {
+                                        continue;
+                                    }
+                                    y[((b * geo.c_hi + co) * 2 * h + oy - 1) * 2 * w + ox - 1] += xv
+                                        * f64::from(
+                                            weight[((ci * geo.c_hi + co) * 4 + kh) * 4 + kw],
+                                        );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        y.into_iter().map(|v| v as f32).collect()
+    }
+
+    fn max_difference(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    /// Shapes with one and many groups, non-square maps, 1 × 1 low-resolution maps.
+    const SHAPES: [Geom; 5] = [
+        Geom {
+            batch: 3,
+            c_hi: 5,
+            c_lo: 7,
+            h: 3,
+            w: 4,
+        },
+        Geom {
+            batch: 40,
+            c_hi: 4,
+            c_lo: 6,
+            h: 4,
+            w: 4,
+        },
+        Geom {
+            batch: 1,
+            c_hi: 3,
+            c_lo: 2,
+            h: 1,
+            w: 1,
+        },
+        Geom {
+            batch: 2,
+            c_hi: 8,
+            c_lo: 16,
+            h: 16,
+            w: 16,
+        },
+        Geom {
+            batch: 5,
+            c_hi: 2,
+            c_lo: 3,
+            h: 2,
+            w: 1,
+        },
+    ];
+
+    #[test]
+    fn convolution_matches_the_definition() {
+        for geo in SHAPES {
+            let x = values(geo.hi_len(), 1);
+            let weight = values(geo.weight_len(), 2);
+            let got = conv(&x, &weight, geo);
+            let diff = max_difference(&got, &conv_reference(&x, &weight, geo));
+            assert!(diff < 1e-4, "{geo:?}: {diff}");
+        }
+    }
+
+    #[test]
+    fn transposed_convolution_matches_the_definition() {
+        for geo in SHAPES {
+            let x = values(geo.lo_len(), 3);
+            let weight = values(geo.weight_len(), 4);
+            let got = conv_transpose(&x, &weight, geo);
+            let diff = max_difference(&got, &conv_transpose_reference(&x, &weight, geo));
+            assert!(diff < 1e-4, "{geo:?}: {diff}");
+        }
+    }
+
+    #[test]
+    fn the_two_layers_are_adjoint() {
+        // <conv(x), y> = <x, conv_transpose(y)> for the same weight: each is the other's
+        // input gradient.
+        let geo = Geom {
+            batch: 4,
+            c_hi: 6,
+            c_lo: 5,
+            h: 4,
+            w: 3,
+        };
+        let x = values(geo.hi_len(), 5);
+        let y = values(geo.lo_len(), 6);
+        let weight = values(geo.weight_len(), 7);
+        let dot =
+            |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| f64::from(p * q)).sum::<f64>();
+        let lhs = dot(&conv(&x, &weight, geo), &y);
+        let rhs = dot(&x, &conv_transpose(&y, &weight, geo));
+        assert!(
+            (lhs - rhs).abs() < 1e-3 * lhs.abs().max(1.0),
+            "{lhs} vs {rhs}"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "operand sizes do not match")]
+    fn mismatched_operands_are_refused() {
+        let geo = Geom {
+            batch: 1,
+            c_hi: 2,
+            c_lo: 2,
+            h: 2,
+            w: 2,
+        };
+        let _ = conv(&[0.0; 3], &values(geo.weight_len(), 1), geo);
+    }
+}

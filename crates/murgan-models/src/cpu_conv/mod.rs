@@ -1,0 +1,204 @@
+//! murgan's own CPU kernels for the DCGAN's stride-2 layers (4 × 4 kernel, stride 2,
+//! padding 1), wired into Burn as a backend extension on `flex` with a handwritten backward.
+//!
+//! Burn's `flex` convolutions multiply one image at a time; these fold a group of images into
+//! each product (see [`kernels`]). Each layer is the other's input gradient with the same
+//! weight, so the backward pass of either uses the other's kernel; weight gradients (training
+//! only) use Burn's own `flex` implementations.
+
+mod kernels;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::{ConvOptions, ConvTransposeOptions, ModuleOps};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
+use burn::tensor::{DType, Tensor, TensorData};
+use kernels::Geom;
+
+/// The two stride-2 layers as backend operations (`flex` and autodiff over `flex` only).
+#[backend_extension(Flex, Autodiff)]
+pub(crate) trait StrideTwoConv: Backend {
+    /// Convolution: `x` `[B, c_hi, 2h, 2w]`, `weight` `[c_lo, c_hi, 4, 4]` → `[B, c_lo, h, w]`.
+    fn stride2_conv(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Transposed convolution: `x` `[B, c_lo, h, w]`, `weight` `[c_lo, c_hi, 4, 4]` →
+    /// `[B, c_hi, 2h, 2w]`.
+    fn stride2_conv_transpose(x: FloatTensor<Self>, weight: FloatTensor<Self>)
+    -> FloatTensor<Self>;
+}
+
+/// The `f32` values of a `flex` tensor in row-major order (copied only if it is a view).
+fn values(tensor: &FlexTensor) -> FlexTensor {
+    tensor.to_contiguous()
+}
+
+fn slice(tensor: &FlexTensor) -> &[f32] {
+    tensor
+        .as_slice::<f32>()
+        .expect("stride-2 kernels are only routed f32 tensors made contiguous")
+}
+
+fn dims4(tensor: &FlexTensor) -> [usize; 4] {
+    let shape = tensor.layout().shape();
+    [shape[0], shape[1], shape[2], shape[3]]
+}
+
+impl StrideTwoConv for Flex {
+    fn stride2_conv(x: FlexTensor, weight: FlexTensor) -> FlexTensor {
+        let (x, weight) = (values(&x), values(&weight));
+        let [batch, c_hi, hi_h, hi_w] = dims4(&x);
+        let c_lo = dims4(&weight)[0];
+        let geo = Geom {
+            batch,
+            c_hi,
+            c_lo,
+            h: hi_h / 2,
+            w: hi_w / 2,
+        };
+        let y = kernels::conv(slice(&x), slice(&weight), geo);
+        FlexTensor::from_data(TensorData::new(y, [batch, c_lo, geo.h, geo.w]))
+    }
+
+    fn stride2_conv_transpose(x: FlexTensor, weight: FlexTensor) -> FlexTensor {
+        let (x, weight) = (values(&x), values(&weight));
+        let [batch, c_lo, h, w] = dims4(&x);
+        let c_hi = dims4(&weight)[1];
+        let geo = Geom {
+            batch,
+            c_hi,
+            c_lo,
+            h,
+            w,
+        };
+        let y = kernels::conv_transpose(slice(&x), slice(&weight), geo);
+        FlexTensor::from_data(TensorData::new(y, [batch, c_hi, 2 * h, 2 * w]))
+    }
+}
+
+/// Burn's options for the same layers, for the weight gradients.
+fn conv_options() -> ConvOptions<2> {
+    ConvOptions::new([2, 2], [1, 1], [1, 1], 1)
+}
+
+fn conv_transpose_options() -> ConvTransposeOptions<2> {
+    ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1)
+}
+
+#[derive(Debug)]
+struct ConvBackward;
+
+impl Backward<Flex, 2> for ConvBackward {
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, weight) = ops.state;
+        if let Some(node) = node_weight {
+            let dw = Flex::conv2d_weight_backward(x, weight.clone(), grad.clone(), conv_options());
+            grads.register::<Flex>(node.id, dw);
+        }
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, Flex::stride2_conv_transpose(grad, weight));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ConvTransposeBackward;
+
+impl Backward<Flex, 2> for ConvTransposeBackward {
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, weight) = ops.state;
+        if let Some(node) = node_weight {
+            let dw = Flex::conv_transpose2d_weight_backward(
+                x,
+                weight.clone(),
+                grad.clone(),
+                conv_transpose_options(),
+            );
+            grads.register::<Flex>(node.id, dw);
+        }
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, Flex::stride2_conv(grad, weight));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> StrideTwoConv for Autodiff<Flex, C> {
+    fn stride2_conv(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        match ConvBackward
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (x, weight) = (x.primitive().clone(), weight.primitive().clone());
+                let y = Flex::stride2_conv(x.clone(), weight.clone());
+                prep.finish((x, weight), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::stride2_conv(
+                x.into_primitive(),
+                weight.into_primitive(),
+            )),
+        }
+    }
+
+    fn stride2_conv_transpose(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        match ConvTransposeBackward
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (x, weight) = (x.primitive().clone(), weight.primitive().clone());
+                let y = Flex::stride2_conv_transpose(x.clone(), weight.clone());
+                prep.finish((x, weight), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::stride2_conv_transpose(
+                x.into_primitive(),
+                weight.into_primitive(),
+            )),
+        }
+    }
+}
+
+/// Whether [`conv`] and [`conv_transpose`] can take `x`: `f32`, with a map whose
+/// high-resolution side is exactly twice the low-resolution one.
+pub(crate) fn supports(x: &Tensor<4>, high_resolution: bool) -> bool {
+    let [_, _, h, w] = x.dims();
+    let sides = if high_resolution {
+        h >= 2 && w >= 2 && h % 2 == 0 && w % 2 == 0
+    } else {
+        h >= 1 && w >= 1
+    };
+    sides && x.dtype() == DType::F32
+}
+
+/// Convolution with a 4 × 4 kernel, stride 2, padding 1, no bias: `[B, C_in, 2h, 2w]` →
+/// `[B, C_out, h, w]`. Only for tensors on the `flex` device.
+pub(crate) fn conv(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as StrideTwoConv>::stride2_conv(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+    ))
+}
+
+/// Transposed convolution with a 4 × 4 kernel, stride 2, padding 1, no bias:
+/// `[B, C_in, h, w]` → `[B, C_out, 2h, 2w]`. Only for tensors on the `flex` device.
+pub(crate) fn conv_transpose(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as StrideTwoConv>::stride2_conv_transpose(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+    ))
+}
