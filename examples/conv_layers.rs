@@ -1,8 +1,9 @@
-//! Per-layer timing of the 64 × 64 DCGAN convolutions on the CPU: Burn's kernels against the
-//! same layer as one matrix product over the whole batch — `murgan-models`' `gemm_conv` for
-//! the 1 × 1 ↔ 4 × 4 layers, and for the stride-2 layers the im2col / col2im forms below,
-//! which were measured and not adopted. Forward, and forward + input gradient with frozen
-//! weights (what a latent search does); plus one 2048² matrix product for scale.
+//! Per-layer timing of the 64 × 64 DCGAN convolutions on the CPU: Burn's kernels
+//! (`layer.forward`) against the path murgan's networks take (`murgan-models`' `gemm_conv`:
+//! one matrix product over the batch for the 1 × 1 ↔ 4 × 4 layers, murgan's own kernels for
+//! the stride-2 layers). Forward; forward + input gradient with frozen weights (what a latent
+//! search does); forward + input and weight gradients (what training does); plus one 2048²
+//! matrix product for scale.
 //!
 //! ```text
 //! cargo run --release --example conv_layers -- --batch 64 --repeats 5
@@ -50,30 +51,41 @@ fn sync<const D: usize>(t: Tensor<D>) {
     let _ = t.into_data();
 }
 
-/// Times one layer and prints its table row. `layer(tracked, matrix, x)` runs it with frozen
-/// weights on the autodiff device (`tracked`) or the plain one, in the matrix form or Burn's.
+/// How a layer is run: on the plain device, or on the autodiff device with frozen or trained
+/// weights.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Forward,
+    FrozenWeights,
+    TrainedWeights,
+}
+
+/// Times one layer and prints its table row. `layer(mode, murgan, x)` runs it in `mode`,
+/// through murgan's path or Burn's `forward`.
 fn row<F>(label: &str, mflop: f64, repeats: usize, x: Tensor<4>, layer: F)
 where
-    F: Fn(bool, bool, Tensor<4>) -> Tensor<4>,
+    F: Fn(Mode, bool, Tensor<4>) -> Tensor<4>,
 {
-    let forward = |matrix: bool| time(repeats, || sync(layer(false, matrix, x.clone())));
     let xa = x.clone().autodiff();
-    let backward = |matrix: bool| {
+    let run = |mode: Mode, murgan: bool| {
         time(repeats, || {
+            if mode == Mode::Forward {
+                return sync(layer(mode, murgan, x.clone()));
+            }
             let xg = xa.clone().require_grad();
-            let g = layer(true, matrix, xg.clone()).sum().backward();
+            let g = layer(mode, murgan, xg.clone()).sum().backward();
             if let Some(grad) = xg.grad(&g) {
                 sync(grad);
             }
-        })
+        }) * 1e3
     };
-    println!(
-        "{label} | {mflop:.0} | {:.1} | {:.1} | {:.1} | {:.1}",
-        forward(false) * 1e3,
-        forward(true) * 1e3,
-        backward(false) * 1e3,
-        backward(true) * 1e3
-    );
+    let mut cells = String::new();
+    for mode in [Mode::Forward, Mode::FrozenWeights, Mode::TrainedWeights] {
+        // Alternating, so that both paths see the same machine.
+        let (burn, murgan) = (run(mode, false), run(mode, true));
+        cells += &format!(" | {burn:.1} | {murgan:.1}");
+    }
+    println!("{label} | {mflop:.0}{cells}");
 }
 
 fn main() -> Result<()> {
@@ -92,7 +104,7 @@ fn main() -> Result<()> {
     );
     let b = a.batch;
     println!(
-        "layer | MFLOP/batch | fwd Burn ms | fwd matrix ms | fwd+bwd(x) Burn ms | fwd+bwd(x) matrix ms"
+        "layer | MFLOP/batch | fwd Burn ms | fwd murgan ms | +dx Burn ms | +dx murgan ms | +dx+dw Burn ms | +dx+dw murgan ms"
     );
     for (ci, co, side, stride, pad) in [
         (100, 512, 1, 1, 0),
@@ -109,19 +121,17 @@ fn main() -> Result<()> {
         let out = side * stride + 4 - stride - 2 * pad;
         let flops = 2.0 * (b * ci * co * 16 * side * side) as f64 / 1e6;
         let x = Tensor::<4>::random([b, ci, side, side], Distribution::Default, &dev);
-        let matrix = |l: &ConvTranspose2d, x: Tensor<4>| {
-            if stride == 2 {
-                stride2_transpose(x, l.weight.val())
-            } else {
-                gemm_conv::conv_transpose(l, x)
-            }
-        };
-        let la = layer.clone().fork(&ad).no_grad();
+        let frozen = layer.clone().fork(&ad).no_grad();
+        let trained = layer.clone().fork(&ad);
         let label = format!("convT {ci}→{co} {side}→{out}");
-        row(&label, flops, a.repeats, x, |tracked, use_matrix, x| {
-            let l = if tracked { &la } else { &layer };
-            if use_matrix {
-                matrix(l, x)
+        row(&label, flops, a.repeats, x, |mode, murgan, x| {
+            let l: &ConvTranspose2d = match mode {
+                Mode::Forward => &layer,
+                Mode::FrozenWeights => &frozen,
+                Mode::TrainedWeights => &trained,
+            };
+            if murgan {
+                gemm_conv::conv_transpose(l, x)
             } else {
                 l.forward(x)
             }
@@ -142,99 +152,21 @@ fn main() -> Result<()> {
         let out = (side + 2 * pad - 4) / stride + 1;
         let flops = 2.0 * (b * ci * co * 16 * out * out) as f64 / 1e6;
         let x = Tensor::<4>::random([b, ci, side, side], Distribution::Default, &dev);
-        let matrix = |l: &Conv2d, x: Tensor<4>| {
-            if stride == 2 {
-                stride2_conv(x, l.weight.val())
-            } else {
-                gemm_conv::conv(l, x)
-            }
-        };
-        let la = layer.clone().fork(&ad).no_grad();
+        let frozen = layer.clone().fork(&ad).no_grad();
+        let trained = layer.clone().fork(&ad);
         let label = format!("conv {ci}→{co} {side}→{out}");
-        row(&label, flops, a.repeats, x, |tracked, use_matrix, x| {
-            let l = if tracked { &la } else { &layer };
-            if use_matrix {
-                matrix(l, x)
+        row(&label, flops, a.repeats, x, |mode, murgan, x| {
+            let l: &Conv2d = match mode {
+                Mode::Forward => &layer,
+                Mode::FrozenWeights => &frozen,
+                Mode::TrainedWeights => &trained,
+            };
+            if murgan {
+                gemm_conv::conv(l, x)
             } else {
                 l.forward(x)
             }
         });
     }
     Ok(())
-}
-
-/// Transposed convolution, kernel 4, stride 2, padding 1: `[B, C_in, H, W]` and weights
-/// `[C_in, C_out, 4, 4]` → `[B, C_out, 2H, 2W]`.
-///
-/// Output row `o` gets input row `i` through kernel row `k` when `o + 1 = 2i + k`. Writing
-/// `k = 2a + p` (`a`, `p` ∈ {0, 1}) gives `o + 1 = 2(i + a) + p`: the product's columns for
-/// tap `a` land on the coarse row `i + a` at phase `p`. So the columns of each `a` are shifted
-/// by one coarse row or not, summed, and the phases interleaved; the extra coarse row at each
-/// end is cut off.
-fn stride2_transpose(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
-    let [b, ci, h, w] = x.dims();
-    let co = weight.dims()[1];
-    let cols = x
-        .permute([0, 2, 3, 1])
-        .reshape([b * h * w, ci])
-        .matmul(weight.reshape([ci, co * 16]))
-        // [B, H, W, C_out, a_h, (p_h, a_w, p_w)]
-        .reshape([b, h, w, co, 2, 8]);
-    // Coarse rows c = i + a_h, c ∈ [0, H].
-    let shift_h = |a: usize| {
-        cols.clone()
-            .slice(s![.., .., .., .., a..a + 1, ..])
-            .pad([(0, 0), (a, 1 - a), (0, 0), (0, 0), (0, 0), (0, 0)], 0.0)
-    };
-    // [B, H+1, W, (C_out, p_h), a_w, p_w]
-    let rows = (shift_h(0) + shift_h(1)).reshape([b, h + 1, w, co * 2, 2, 2]);
-    // Coarse columns likewise.
-    let shift_w = |a: usize| {
-        rows.clone()
-            .slice(s![.., .., .., .., a..a + 1, ..])
-            .pad([(0, 0), (0, 0), (a, 1 - a), (0, 0), (0, 0), (0, 0)], 0.0)
-    };
-    let both = shift_w(0) + shift_w(1);
-    // [B, H+1, W+1, C_out, p_h, p_w] → [B, C_out, (H+1)·2, (W+1)·2], trimmed by one each side.
-    both.reshape([b, h + 1, w + 1, co, 2, 2])
-        .permute([0, 3, 1, 4, 2, 5])
-        .reshape([b, co, 2 * h + 2, 2 * w + 2])
-        .slice(s![.., .., 1..2 * h + 1, 1..2 * w + 1])
-}
-
-/// Convolution, kernel 4, stride 2, padding 1: `[B, C_in, H, W]` and weights
-/// `[C_out, C_in, 4, 4]` → `[B, C_out, H/2, W/2]`.
-///
-/// Output row `o` reads padded input row `2o + k`; with `k = 2a + p` that is row `o + a` of
-/// the padded input folded 2 × 2 into channels (space to depth). The four shifts `a` are
-/// stacked beside the channels (im2col over a 2 × 2 window), and one product with the
-/// weights reordered to match gives every output pixel of the batch.
-fn stride2_conv(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
-    let [b, ci, h, w] = x.dims();
-    let co = weight.dims()[0];
-    let (ho, wo) = (h / 2, w / 2);
-    // [B, C_in, H+2, W+2] → [B, H/2+1, W/2+1, C_in, p_h, p_w]
-    let folded = x
-        .pad((1, 1, 1, 1), 0.0)
-        .reshape([b, ci, ho + 1, 2, wo + 1, 2])
-        .permute([0, 2, 4, 1, 3, 5]);
-    let taps: Vec<Tensor<6>> = [(0, 0), (0, 1), (1, 0), (1, 1)]
-        .into_iter()
-        .map(|(ah, aw)| {
-            folded
-                .clone()
-                .slice(s![.., ah..ah + ho, aw..aw + wo, .., .., ..])
-        })
-        .collect();
-    // [B, H/2, W/2, (a_h, a_w), C_in, p_h, p_w]
-    let patches = Tensor::stack::<7>(taps, 3).reshape([b * ho * wo, 16 * ci]);
-    // [C_out, C_in, a_h, p_h, a_w, p_w] → [(a_h, a_w, C_in, p_h, p_w), C_out]
-    let kernel = weight
-        .reshape([co, ci, 2, 2, 2, 2])
-        .permute([2, 4, 1, 3, 5, 0])
-        .reshape([16 * ci, co]);
-    patches
-        .matmul(kernel)
-        .reshape([b, ho, wo, co])
-        .permute([0, 3, 1, 2])
 }

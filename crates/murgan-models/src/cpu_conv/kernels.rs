@@ -51,6 +51,10 @@ fn with_scratch<R>(cols: usize, dst: usize, f: impl FnOnce(&mut [f32], &mut [f32
 /// at batch 64), so one image per group except for maps of fewer than 64 pixels.
 const TARGET_COLUMNS: usize = 64;
 
+/// Output pixels per product for the weight gradients, where they are the products' inner
+/// dimension and every group adds to the same sum.
+const GRADIENT_COLUMNS: usize = 512;
+
 /// Shape of one stride-2 layer call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Geom {
@@ -79,9 +83,14 @@ impl Geom {
         self.c_lo * self.c_hi * 16
     }
 
-    /// Images per group and the number of groups.
+    /// Images per group and the number of groups, for the layers themselves.
     fn groups(&self) -> (usize, usize) {
-        let per = (TARGET_COLUMNS / (self.h * self.w)).clamp(1, self.batch.max(1));
+        self.groups_of(TARGET_COLUMNS)
+    }
+
+    /// Images per group of about `columns` output pixels, and the number of groups.
+    fn groups_of(&self, columns: usize) -> (usize, usize) {
+        let per = (columns / (self.h * self.w)).clamp(1, self.batch.max(1));
         (per, self.batch.div_ceil(per))
     }
 }
@@ -109,26 +118,26 @@ where
     }
 }
 
-/// `dst[m × n] = lhs[m × k] · rhs[k × n]`, all row-major and contiguous except `lhs`, whose
-/// row stride is `lhs_row` (≥ k).
+/// `dst[m × n] (+)= lhs[m × k] · rhs[k × n]`, all contiguous and row-major, except that
+/// `rhs` is stored transposed (`[n × k]`) when `rhs_transposed`; `accumulate` adds to `dst`.
+#[allow(clippy::too_many_arguments)]
 fn product(
     dst: &mut [f32],
     lhs: &[f32],
-    lhs_row: usize,
     rhs: &[f32],
     (m, k, n): (usize, usize, usize),
+    rhs_transposed: bool,
+    accumulate: bool,
     parallelism: Parallelism,
 ) {
     assert!(
-        dst.len() >= m * n
-            && rhs.len() >= k * n
-            && (m == 0 || k == 0 || lhs.len() >= (m - 1) * lhs_row + k)
-            && lhs_row >= k,
+        dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n,
         "stride-2 convolution: matrix product operands too short"
     );
+    let (rhs_cs, rhs_rs) = if rhs_transposed { (k, 1) } else { (1, n) };
     // SAFETY: the assertion above guarantees that every element the product reads
-    // (lhs[i·lhs_row + l], rhs[l·n + j]) or writes (dst[i·n + j]) for i < m, l < k, j < n lies
-    // inside its slice; `dst` is borrowed mutably, so it aliases neither input.
+    // (lhs[i·k + l], rhs[l·n + j] or rhs[j·k + l]) or writes (dst[i·n + j]) for i < m, l < k,
+    // j < n lies inside its slice; `dst` is borrowed mutably, so it aliases neither input.
     unsafe {
         gemm::gemm(
             m,
@@ -137,20 +146,88 @@ fn product(
             dst.as_mut_ptr(),
             1,
             n as isize,
-            false,
+            accumulate,
             lhs.as_ptr(),
             1,
-            lhs_row as isize,
+            k as isize,
             rhs.as_ptr(),
-            1,
-            n as isize,
-            0.0,
+            rhs_cs as isize,
+            rhs_rs as isize,
+            1.0,
             1.0,
             false,
             false,
             false,
             parallelism,
         );
+    }
+}
+
+/// Weight gradient of either layer, `[c_lo, c_hi, 4, 4]`: the sum over images of
+/// `lo [c_lo, h·w] · im2col(hi)ᵀ`, where `lo` `[B, c_lo, h, w]` and `hi` `[B, c_hi, 2h, 2w]`
+/// are the convolution's output gradient and input, or the transposed convolution's input and
+/// output gradient. The images are split into one fixed range per thread and the partial sums
+/// added in order, so the result does not depend on scheduling.
+pub(crate) fn weight_grad(lo: &[f32], hi: &[f32], geo: Geom) -> Vec<f32> {
+    assert!(
+        lo.len() == geo.lo_len() && hi.len() == geo.hi_len(),
+        "stride-2 weight gradient: operand sizes do not match {geo:?}"
+    );
+    let pixels = geo.h * geo.w;
+    let k = geo.c_hi * 16;
+    let (per, count) = geo.groups_of(GRADIENT_COLUMNS);
+    let parts = rayon::current_num_threads().clamp(1, count.max(1));
+    let parallelism = if parts == 1 {
+        Parallelism::Rayon(0)
+    } else {
+        Parallelism::None
+    };
+    let partials: Vec<Vec<f32>> = (0..parts)
+        .into_par_iter()
+        .map(|part| {
+            let mut sum = vec![0.0f32; geo.weight_len()];
+            for (n, group) in (part * count / parts..(part + 1) * count / parts).enumerate() {
+                let first = group * per;
+                let images = per.min(geo.batch - first);
+                let columns = images * pixels;
+                with_scratch(k * columns, geo.c_lo * columns, |cols, lhs| {
+                    im2col(hi, geo, first, images, cols);
+                    gather_channels(lo, lhs, geo.c_lo, first, images, pixels);
+                    let shape = (geo.c_lo, columns, k);
+                    product(&mut sum, lhs, cols, shape, true, n > 0, parallelism);
+                });
+            }
+            sum
+        })
+        .collect();
+    let mut partials = partials.into_iter();
+    let mut total = partials
+        .next()
+        .unwrap_or_else(|| vec![0.0; geo.weight_len()]);
+    for partial in partials {
+        for (t, p) in total.iter_mut().zip(&partial) {
+            *t += p;
+        }
+    }
+    total
+}
+
+/// Copies images `first..first + images` of `src` (NCHW, `channels` channels) into `dst` as
+/// `[channel][image][pixel]`: the inverse of [`scatter_channels`].
+fn gather_channels(
+    src: &[f32],
+    dst: &mut [f32],
+    channels: usize,
+    first: usize,
+    images: usize,
+    pixels: usize,
+) {
+    let columns = images * pixels;
+    for image in 0..images {
+        for c in 0..channels {
+            dst[c * columns + image * pixels..][..pixels]
+                .copy_from_slice(&src[((first + image) * channels + c) * pixels..][..pixels]);
+        }
     }
 }
 
@@ -179,7 +256,7 @@ pub(crate) fn conv(x: &[f32], weight: &[f32], geo: Geom) -> Vec<f32> {
         let columns = images * pixels;
         with_scratch(k * columns, geo.c_lo * columns, |cols, dst| {
             im2col(x, geo, first, images, cols);
-            product(dst, weight, k, cols, (geo.c_lo, k, columns), par);
+            product(dst, weight, cols, (geo.c_lo, k, columns), false, false, par);
             scatter_channels(dst, out, geo.c_lo, images, pixels);
         });
     });
@@ -222,18 +299,17 @@ fn im2col(x: &[f32], geo: Geom, first: usize, images: usize, cols: &mut [f32]) {
 /// output `2p + r` takes kernel row `k` at input row `p + d`.
 const TAPS: [[(usize, isize); 2]; 2] = [[(1, 0), (3, -1)], [(0, 1), (2, 0)]];
 
-/// Transposed convolution, 4 × 4 kernel, stride 2, padding 1: `x` `[B, c_lo, h, w]`, `weight`
-/// `[c_lo, c_hi, 4, 4]` → `[B, c_hi, 2h, 2w]`.
-pub(crate) fn conv_transpose(x: &[f32], weight: &[f32], geo: Geom) -> Vec<f32> {
+/// Transposed convolution, 4 × 4 kernel, stride 2, padding 1: `x` `[B, c_lo, h, w]`, the
+/// weight `[c_lo, c_hi, 4, 4]` as regrouped by [`phase_weights`] → `[B, c_hi, 2h, 2w]`.
+pub(crate) fn conv_transpose(x: &[f32], phases: &[f32], geo: Geom) -> Vec<f32> {
     assert!(
-        x.len() == geo.lo_len() && weight.len() == geo.weight_len(),
+        x.len() == geo.lo_len() && phases.len() == geo.weight_len(),
         "stride-2 transposed convolution: operand sizes do not match {geo:?}"
     );
     let (h, w) = (geo.h, geo.w);
     let pixels = h * w;
     let (hi_w, plane) = (2 * w, 4 * pixels);
     let k = 4 * geo.c_lo;
-    let phases = phase_weights(weight, geo);
     let mut y = vec![0.0f32; geo.hi_len()];
     for_groups(geo, &mut y, geo.c_hi * plane, |first, images, out, par| {
         let columns = images * pixels;
@@ -241,7 +317,7 @@ pub(crate) fn conv_transpose(x: &[f32], weight: &[f32], geo: Geom) -> Vec<f32> {
             for (r, t) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
                 phase_cols(x, geo, first, images, (r, t), cols);
                 let lhs = &phases[(r * 2 + t) * geo.c_hi * k..][..geo.c_hi * k];
-                product(dst, lhs, k, cols, (geo.c_hi, k, columns), par);
+                product(dst, lhs, cols, (geo.c_hi, k, columns), false, false, par);
                 // Interleave the phase into rows 2p + r, columns 2q + t.
                 for (image, out_image) in out.chunks_mut(geo.c_hi * plane).enumerate() {
                     for (c, out_plane) in out_image.chunks_mut(plane).enumerate() {
@@ -261,22 +337,34 @@ pub(crate) fn conv_transpose(x: &[f32], weight: &[f32], geo: Geom) -> Vec<f32> {
 }
 
 /// The weight `[c_lo, c_hi, 4, 4]` regrouped by output phase: `[(r, t)][c_hi][(a, b), c_lo]`,
-/// tap `a` of `TAPS[r]` down, `b` of `TAPS[t]` across.
-fn phase_weights(weight: &[f32], geo: Geom) -> Vec<f32> {
+/// tap `a` of `TAPS[r]` down, `b` of `TAPS[t]` across. A transpose of the weight seen as a
+/// `[c_lo, c_hi·16]` matrix with its rows permuted, done in blocks of input channels so that
+/// both sides are read and written a cache line at a time.
+pub(crate) fn phase_weights(weight: &[f32], geo: Geom) -> Vec<f32> {
+    assert_eq!(
+        weight.len(),
+        geo.weight_len(),
+        "stride-2 transposed convolution: weight size does not match {geo:?}"
+    );
+    const BLOCK: usize = 16;
     let (c_lo, c_hi) = (geo.c_lo, geo.c_hi);
+    let columns = c_hi * 16;
+    // Kernel index k sits in the phase of parity 1 − k % 2, as tap k / 2 (see `TAPS`).
+    let row_of = |j: usize| {
+        let (co, kh, kw) = (j / 16, (j / 4) % 4, j % 4);
+        let (r, a, t, b) = (1 - kh % 2, kh / 2, 1 - kw % 2, kw / 2);
+        (((r * 2 + t) * c_hi + co) * 4 + a * 2 + b) * c_lo
+    };
     let mut out = vec![0.0f32; 16 * c_lo * c_hi];
-    out.par_chunks_mut(c_hi * 4 * c_lo)
-        .enumerate()
-        .for_each(|(phase, dst)| {
-            let (r, t) = (phase / 2, phase % 2);
-            for (row, dst_row) in dst.chunks_mut(c_lo).enumerate() {
-                let (co, a, b) = (row / 4, (row / 2) % 2, row % 2);
-                let tap = TAPS[r][a].0 * 4 + TAPS[t][b].0;
-                for (ci, v) in dst_row.iter_mut().enumerate() {
-                    *v = weight[(ci * c_hi + co) * 16 + tap];
-                }
+    for first in (0..c_lo).step_by(BLOCK) {
+        let last = (first + BLOCK).min(c_lo);
+        for j in 0..columns {
+            let row = row_of(j);
+            for (ci, v) in out[row + first..row + last].iter_mut().enumerate() {
+                *v = weight[(first + ci) * columns + j];
             }
-        });
+        }
+    }
     out
 }
 
@@ -463,7 +551,7 @@ mod tests {
         for geo in SHAPES {
             let x = values(geo.lo_len(), 3);
             let weight = values(geo.weight_len(), 4);
-            let got = conv_transpose(&x, &weight, geo);
+            let got = conv_transpose(&x, &phase_weights(&weight, geo), geo);
             let diff = max_difference(&got, &conv_transpose_reference(&x, &weight, geo));
             assert!(diff < 1e-4, "{geo:?}: {diff}");
         }
@@ -486,11 +574,53 @@ mod tests {
         let dot =
             |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| f64::from(p * q)).sum::<f64>();
         let lhs = dot(&conv(&x, &weight, geo), &y);
-        let rhs = dot(&x, &conv_transpose(&y, &weight, geo));
+        let rhs = dot(&x, &conv_transpose(&y, &phase_weights(&weight, geo), geo));
         assert!(
             (lhs - rhs).abs() < 1e-3 * lhs.abs().max(1.0),
             "{lhs} vs {rhs}"
         );
+    }
+
+    /// The weight gradient from its definition, in f64: for the convolution,
+    /// `dW[co, c, kh, kw] = Σ dy[b, co, oy, ox] · x[b, c, 2·oy + kh − 1, 2·ox + kw − 1]`.
+    fn weight_grad_reference(lo: &[f32], hi: &[f32], geo: Geom) -> Vec<f32> {
+        let (h, w) = (geo.h, geo.w);
+        let mut dw = vec![0.0f64; geo.weight_len()];
+        for b in 0..geo.batch {
+            for co in 0..geo.c_lo {
+                for oy in 0..h {
+                    for ox in 0..w {
+                        let g = f64::from(lo[((b * geo.c_lo + co) * h + oy) * w + ox]);
+                        for c in 0..geo.c_hi {
+                            for kh in 0..4 {
+                                for kw in 0..4 {
+                                    let (iy, ix) = (2 * oy + kh, 2 * ox + kw);
+                                    if iy == 0 || ix == 0 || iy > 2 * h || ix > 2 * w {
+                                        continue;
+                                    }
+                                    let xv =
+                                        hi[((b * geo.c_hi + c) * 2 * h + iy - 1) * 2 * w + ix - 1];
+                                    dw[((co * geo.c_hi + c) * 4 + kh) * 4 + kw] +=
+                                        g * f64::from(xv);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        dw.into_iter().map(|v| v as f32).collect()
+    }
+
+    #[test]
+    fn weight_gradient_matches_the_definition() {
+        for geo in SHAPES {
+            let lo = values(geo.lo_len(), 8);
+            let hi = values(geo.hi_len(), 9);
+            let got = weight_grad(&lo, &hi, geo);
+            let diff = max_difference(&got, &weight_grad_reference(&lo, &hi, geo));
+            assert!(diff < 1e-3, "{geo:?}: {diff}");
+        }
     }
 
     #[test]

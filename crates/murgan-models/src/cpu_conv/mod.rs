@@ -8,15 +8,16 @@
 
 mod kernels;
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
-use burn::backend::ops::{ConvOptions, ConvTransposeOptions, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{Bytes, DType, Tensor, TensorData};
 use kernels::Geom;
 
 /// The two stride-2 layers as backend operations (`flex` and autodiff over `flex` only).
@@ -73,18 +74,63 @@ impl StrideTwoConv for Flex {
             h,
             w,
         };
-        let y = kernels::conv_transpose(slice(&x), slice(&weight), geo);
+        let y = kernels::conv_transpose(slice(&x), &phase_weights(&weight, geo), geo);
         FlexTensor::from_data(TensorData::new(y, [batch, c_hi, 2 * h, 2 * w]))
     }
 }
 
-/// Burn's options for the same layers, for the weight gradients.
-fn conv_options() -> ConvOptions<2> {
-    ConvOptions::new([2, 2], [1, 1], [1, 1], 1)
+/// How many regrouped transposed-convolution weights [`phase_weights`] keeps: the generator's
+/// stride-2 layers and the discriminator's (whose input gradients use this kernel) of a few
+/// models at once.
+const CACHED_WEIGHTS: usize = 16;
+
+/// Recently regrouped weights, most recent first: the weight's storage, its shape, the result.
+type PhaseCache = Vec<(Arc<Bytes>, [usize; 4], Arc<Vec<f32>>)>;
+
+static PHASE_CACHE: Mutex<PhaseCache> = Mutex::new(Vec::new());
+
+/// `kernels::phase_weights` of a (contiguous) weight, from a cache keyed by the weight's storage.
+///
+/// A search runs the same weights through the transposed convolution thousands of times, and
+/// at batch 1 regrouping them costs more than the product. The cache holds a reference to each
+/// weight's storage, and `flex` never writes to storage that is shared (it copies first), so
+/// the same storage with the same shape always holds the same values; holding it also keeps
+/// the address from being reused. Training updates weights every step and so misses, at the
+/// cost of one copy of those weights per step.
+fn phase_weights(weight: &FlexTensor, geo: Geom) -> Arc<Vec<f32>> {
+    let storage = weight.data_arc();
+    let shape = dims4(weight);
+    let mut cache = PHASE_CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(at) = cache
+        .iter()
+        .position(|(s, d, _)| Arc::ptr_eq(s, &storage) && *d == shape)
+    {
+        let entry = cache.remove(at);
+        let phases = Arc::clone(&entry.2);
+        cache.insert(0, entry);
+        return phases;
+    }
+    let phases = Arc::new(kernels::phase_weights(slice(weight), geo));
+    cache.insert(0, (storage, shape, Arc::clone(&phases)));
+    cache.truncate(CACHED_WEIGHTS);
+    phases
 }
 
-fn conv_transpose_options() -> ConvTransposeOptions<2> {
-    ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1)
+/// The weight gradient of either layer from its low-resolution side `lo` `[B, c_lo, h, w]` and
+/// high-resolution side `hi` `[B, c_hi, 2h, 2w]` (see `kernels::weight_grad`).
+fn weight_grad(lo: &FlexTensor, hi: &FlexTensor, weight: &FlexTensor) -> FlexTensor {
+    let (lo, hi) = (values(lo), values(hi));
+    let [batch, c_lo, h, w] = dims4(&lo);
+    let c_hi = dims4(&hi)[1];
+    let geo = Geom {
+        batch,
+        c_hi,
+        c_lo,
+        h,
+        w,
+    };
+    let dw = kernels::weight_grad(slice(&lo), slice(&hi), geo);
+    FlexTensor::from_data(TensorData::new(dw, dims4(weight)))
 }
 
 #[derive(Debug)]
@@ -98,8 +144,7 @@ impl Backward<Flex, 2> for ConvBackward {
         let grad = grads.consume::<Flex>(&ops.node);
         let (x, weight) = ops.state;
         if let Some(node) = node_weight {
-            let dw = Flex::conv2d_weight_backward(x, weight.clone(), grad.clone(), conv_options());
-            grads.register::<Flex>(node.id, dw);
+            grads.register::<Flex>(node.id, weight_grad(&grad, &x, &weight));
         }
         if let Some(node) = node_x {
             grads.register::<Flex>(node.id, Flex::stride2_conv_transpose(grad, weight));
@@ -118,13 +163,7 @@ impl Backward<Flex, 2> for ConvTransposeBackward {
         let grad = grads.consume::<Flex>(&ops.node);
         let (x, weight) = ops.state;
         if let Some(node) = node_weight {
-            let dw = Flex::conv_transpose2d_weight_backward(
-                x,
-                weight.clone(),
-                grad.clone(),
-                conv_transpose_options(),
-            );
-            grads.register::<Flex>(node.id, dw);
+            grads.register::<Flex>(node.id, weight_grad(&x, &grad, &weight));
         }
         if let Some(node) = node_x {
             grads.register::<Flex>(node.id, Flex::stride2_conv(grad, weight));
