@@ -25,24 +25,27 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 thread_local! {
-    /// Each thread's unfolded-input and product buffers, kept between calls: a search runs
-    /// the same layers thousands of times, and fresh buffers would be zeroed every time.
-    static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// Each thread's scratch buffers, kept between calls: a search runs the same layers
+    /// thousands of times, and fresh buffers would be zeroed every time.
+    static SCRATCH: RefCell<[Vec<f32>; 3]> = const { RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
 }
 
-/// Runs `f` with this thread's two scratch buffers, `cols` and `dst` values long. Their
-/// contents are left over from earlier calls: `f` must write every value it reads.
-fn with_scratch<R>(cols: usize, dst: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+/// Runs `f` with this thread's three scratch buffers, `lengths` values long. Their contents
+/// are left over from earlier calls: `f` must write every value it reads.
+fn with_scratch<R>(lengths: [usize; 3], f: impl FnOnce([&mut [f32]; 3]) -> R) -> R {
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
-        let (a, b) = &mut *scratch;
-        if a.len() < cols {
-            a.resize(cols, 0.0);
+        let [a, b, c] = &mut *scratch;
+        for (buffer, &length) in [&mut *a, &mut *b, &mut *c].into_iter().zip(&lengths) {
+            if buffer.len() < length {
+                buffer.resize(length, 0.0);
+            }
         }
-        if b.len() < dst {
-            b.resize(dst, 0.0);
-        }
-        f(&mut a[..cols], &mut b[..dst])
+        f([
+            &mut a[..lengths[0]],
+            &mut b[..lengths[1]],
+            &mut c[..lengths[2]],
+        ])
     })
 }
 
@@ -190,9 +193,18 @@ pub(crate) fn weight_grad(lo: &[f32], hi: &[f32], geo: Geom) -> Vec<f32> {
                 let first = group * per;
                 let images = per.min(geo.batch - first);
                 let columns = images * pixels;
-                with_scratch(k * columns, geo.c_lo * columns, |cols, lhs| {
-                    im2col(hi, geo, first, images, cols);
-                    gather_channels(lo, lhs, geo.c_lo, first, images, pixels);
+                // One image's low-resolution side is already a [c_lo, pixels] matrix.
+                let staged = if images == 1 { 0 } else { geo.c_lo * columns };
+                let parts = geo.c_hi * 4 * columns;
+                with_scratch([k * columns, staged, parts], |[cols, staging, parts]| {
+                    parity_planes(hi, geo, first, images, parts);
+                    im2col(parts, geo, images, cols);
+                    let lhs = if images == 1 {
+                        &lo[first * geo.c_lo * pixels..][..columns * geo.c_lo]
+                    } else {
+                        gather_channels(lo, staging, geo.c_lo, first, images, pixels);
+                        &*staging
+                    };
                     let shape = (geo.c_lo, columns, k);
                     product(&mut sum, lhs, cols, shape, true, n > 0, parallelism);
                 });
@@ -254,43 +266,92 @@ pub(crate) fn conv(x: &[f32], weight: &[f32], geo: Geom) -> Vec<f32> {
     let mut y = vec![0.0f32; geo.lo_len()];
     for_groups(geo, &mut y, geo.c_lo * pixels, |first, images, out, par| {
         let columns = images * pixels;
-        with_scratch(k * columns, geo.c_lo * columns, |cols, dst| {
-            im2col(x, geo, first, images, cols);
-            product(dst, weight, cols, (geo.c_lo, k, columns), false, false, par);
-            scatter_channels(dst, out, geo.c_lo, images, pixels);
+        // One image's product is already its NCHW output; a group's needs its channels
+        // gathered.
+        let staged = if images == 1 { 0 } else { geo.c_lo * columns };
+        let parts = geo.c_hi * 4 * columns;
+        with_scratch([k * columns, staged, parts], |[cols, dst, parts]| {
+            parity_planes(x, geo, first, images, parts);
+            im2col(parts, geo, images, cols);
+            let shape = (geo.c_lo, k, columns);
+            if images == 1 {
+                product(out, weight, cols, shape, false, false, par);
+            } else {
+                product(dst, weight, cols, shape, false, false, par);
+                scatter_channels(dst, out, geo.c_lo, images, pixels);
+            }
         });
     });
     y
 }
 
-/// `cols[(c, kh, kw), (image, oy, ox)] = x[first + image, c, 2·oy + kh − 1, 2·ox + kw − 1]`,
-/// zero in the padding.
-fn im2col(x: &[f32], geo: Geom, first: usize, images: usize, cols: &mut [f32]) {
+/// The four parity sub-images of each high-resolution plane of images `first..first + images`:
+/// `parts[(image, c, py, px), (p, q)] = x[first + image, c, 2·p + py, 2·q + px]`.
+fn parity_planes(x: &[f32], geo: Geom, first: usize, images: usize, parts: &mut [f32]) {
     let (h, w) = (geo.h, geo.w);
-    let (hi_h, hi_w) = (2 * h, 2 * w);
-    let plane = hi_h * hi_w;
+    let pixels = h * w;
+    let plane = 4 * pixels;
+    let source = &x[first * geo.c_hi * plane..][..images * geo.c_hi * plane];
+    for (src, dst) in source.chunks(plane).zip(parts.chunks_mut(plane)) {
+        for (row, src_row) in src.chunks(2 * w).enumerate() {
+            let (p, py) = (row / 2, row % 2);
+            let (even, odd) = dst[py * 2 * pixels..][..2 * pixels].split_at_mut(pixels);
+            let even = &mut even[p * w..][..w];
+            let odd = &mut odd[p * w..][..w];
+            for ((pair, e), o) in src_row.chunks_exact(2).zip(even).zip(odd) {
+                *e = pair[0];
+                *o = pair[1];
+            }
+        }
+    }
+}
+
+/// For kernel index `k` of a stride-2 convolution, the parity of the input row (column) it
+/// reads and its offset in that parity's sub-image: output `o` reads input `2·o + k − 1`.
+const PARITY_TAPS: [(usize, isize); 4] = [(1, -1), (0, 0), (1, 0), (0, 1)];
+
+/// `cols[(c, kh, kw), (image, oy, ox)] = x[image, c, 2·oy + kh − 1, 2·ox + kw − 1]`, zero in
+/// the padding, from the group's [`parity_planes`].
+fn im2col(parts: &[f32], geo: Geom, images: usize, cols: &mut [f32]) {
+    let (h, w) = (geo.h, geo.w);
     let pixels = h * w;
     for (row, dst) in cols.chunks_mut(images * pixels).enumerate() {
         let (c, kh, kw) = (row / 16, (row / 4) % 4, row % 4);
+        let ((py, dy), (px, dx)) = (PARITY_TAPS[kh], PARITY_TAPS[kw]);
         for image in 0..images {
-            let src = &x[((first + image) * geo.c_hi + c) * plane..][..plane];
-            let out = &mut dst[image * pixels..][..pixels];
-            for (oy, orow) in out.chunks_mut(w).enumerate() {
-                let Some(iy) = (2 * oy + kh).checked_sub(1).filter(|&iy| iy < hi_h) else {
-                    orow.fill(0.0);
-                    continue;
-                };
-                let srow = &src[iy * hi_w..][..hi_w];
-                // Output column ox reads input column 2·ox + kw − 1: kw = 0 pads the first
-                // output column, kw = 3 the last; the rest is a stride-2 gather.
-                let (lo, hi) = (usize::from(kw == 0), w - usize::from(kw == 3));
-                orow[..lo].fill(0.0);
-                orow[hi..].fill(0.0);
-                let start = 2 * lo + kw - 1;
-                for (v, s) in orow[lo..hi].iter_mut().zip(srow[start..].iter().step_by(2)) {
-                    *v = *s;
-                }
-            }
+            let src = &parts[((image * geo.c_hi + c) * 4 + py * 2 + px) * pixels..][..pixels];
+            shifted(src, (h, w), (dy, dx), &mut dst[image * pixels..][..pixels]);
+        }
+    }
+}
+
+/// `out[p, q] = src[p + dy, q + dx]` for an `h × w` plane and shifts in {−1, 0, 1}, zero
+/// outside it: one flat copy shifted by `dy·w + dx`, then the rows outside the plane and the
+/// column that wrapped around (for `dx ≠ 0`) set to zero.
+fn shifted(src: &[f32], (h, w): (usize, usize), (dy, dx): (isize, isize), out: &mut [f32]) {
+    let len = h * w;
+    let first = usize::from(dy < 0) * w;
+    let end = (h - usize::from(dy > 0)) * w;
+    let shift = dy * w as isize + dx;
+    // out[i] = src[i + shift] where both are inside the planes.
+    let lo = first.max(usize::try_from(-shift).unwrap_or(0)).min(end);
+    let hi = end
+        .min(usize::try_from(len as isize - shift).unwrap_or(0))
+        .max(lo);
+    out[..lo].fill(0.0);
+    out[hi..].fill(0.0);
+    if hi > lo {
+        let from = lo.wrapping_add_signed(shift);
+        out[lo..hi].copy_from_slice(&src[from..from + (hi - lo)]);
+    }
+    let column = match dx {
+        1 => Some(w - 1),
+        -1 => Some(0),
+        _ => None,
+    };
+    if let Some(column) = column {
+        for row in out.chunks_mut(w) {
+            row[column] = 0.0;
         }
     }
 }
@@ -313,7 +374,7 @@ pub(crate) fn conv_transpose(x: &[f32], phases: &[f32], geo: Geom) -> Vec<f32> {
     let mut y = vec![0.0f32; geo.hi_len()];
     for_groups(geo, &mut y, geo.c_hi * plane, |first, images, out, par| {
         let columns = images * pixels;
-        with_scratch(k * columns, geo.c_hi * columns, |cols, dst| {
+        with_scratch([k * columns, geo.c_hi * columns, 0], |[cols, dst, _]| {
             for (r, t) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
                 phase_cols(x, geo, first, images, (r, t), cols);
                 let lhs = &phases[(r * 2 + t) * geo.c_hi * k..][..geo.c_hi * k];
@@ -386,25 +447,7 @@ fn phase_cols(
         let dx = TAPS[t][tap % 2].1;
         for image in 0..images {
             let src = &x[((first + image) * geo.c_lo + c) * pixels..][..pixels];
-            let out = &mut dst[image * pixels..][..pixels];
-            for (p, orow) in out.chunks_mut(w).enumerate() {
-                let Some(iy) = p.checked_add_signed(dy).filter(|&iy| iy < h) else {
-                    orow.fill(0.0);
-                    continue;
-                };
-                let srow = &src[iy * w..][..w];
-                match dx {
-                    0 => orow.copy_from_slice(srow),
-                    1 => {
-                        orow[..w - 1].copy_from_slice(&srow[1..]);
-                        orow[w - 1] = 0.0;
-                    }
-                    _ => {
-                        orow[1..].copy_from_slice(&srow[..w - 1]);
-                        orow[0] = 0.0;
-                    }
-                }
-            }
+            shifted(src, (h, w), (dy, dx), &mut dst[image * pixels..][..pixels]);
         }
     }
 }
