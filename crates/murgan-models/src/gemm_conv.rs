@@ -19,9 +19,11 @@
 //! Which path a layer takes is decided per call by [`enabled`].
 
 use burn::module::Param;
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::prelude::*;
+use burn::tensor::DType;
+use burn::tensor::activation::{leaky_relu, relu};
 
 /// Whether murgan's own paths are used for tensors on `device`: only the `flex` CPU backend,
 /// and not when `MURGAN_NATIVE_CONV` is set (to measure Burn's own kernels).
@@ -117,6 +119,69 @@ fn stride_two_conv(_: Tensor<4>, _: Tensor<4>) -> Tensor<4> {
 #[cfg(not(feature = "flex"))]
 fn stride_two_transpose(_: Tensor<4>, _: Tensor<4>) -> Tensor<4> {
     unreachable!("stride_two() is false without the flex feature")
+}
+
+/// `LeakyReLU(bn(x))` with negative slope `slope` (ReLU for 0), or `LeakyReLU(x)` without a
+/// BatchNorm. On `flex` with the BatchNorm in inference mode (or absent) and its γ and β not
+/// being trained, one fused per-channel pass (`x · γ/√(var + ε) + β − mean · γ/√(var + ε)`,
+/// then the activation) with a handwritten backward; otherwise Burn's BatchNorm and activation.
+pub fn batch_norm_leaky_relu(bn: Option<&BatchNorm>, x: Tensor<4>, slope: f32) -> Tensor<4> {
+    let device = x.device();
+    let fused = enabled(&device)
+        && fused_activation_supported(&x)
+        && bn.is_none_or(|bn| {
+            let inference = !(device.is_autodiff() && bn.training.is_enabled());
+            inference && !bn.gamma.val().is_require_grad() && !bn.beta.val().is_require_grad()
+        });
+    if !fused {
+        let x = match bn {
+            Some(bn) => bn.forward(x),
+            None => x,
+        };
+        return if slope == 0.0 {
+            relu(x)
+        } else {
+            leaky_relu(x, f64::from(slope))
+        };
+    }
+    let c = x.dims()[1];
+    let (scale, shift) = match bn {
+        Some(bn) => {
+            let inner = device.clone().inner();
+            let gamma = bn.gamma.val().detach().to_device(&inner);
+            let beta = bn.beta.val().detach().to_device(&inner);
+            let mean = bn.running_mean.value().to_device(&inner);
+            let var = bn.running_var.value().to_device(&inner);
+            let scale = gamma / var.add_scalar(bn.epsilon).sqrt();
+            let shift = beta - mean * scale.clone();
+            (scale, shift)
+        }
+        None => (
+            Tensor::ones([c], &device.clone().inner()),
+            Tensor::zeros([c], &device.clone().inner()),
+        ),
+    };
+    fused_affine_leaky(x, scale.to_device(&device), shift.to_device(&device), slope)
+}
+
+#[cfg(feature = "flex")]
+fn fused_activation_supported(x: &Tensor<4>) -> bool {
+    x.dtype() == DType::F32
+}
+
+#[cfg(not(feature = "flex"))]
+fn fused_activation_supported(_: &Tensor<4>) -> bool {
+    false
+}
+
+#[cfg(feature = "flex")]
+fn fused_affine_leaky(x: Tensor<4>, scale: Tensor<1>, shift: Tensor<1>, slope: f32) -> Tensor<4> {
+    crate::cpu_conv::affine_leaky_relu(x, scale, shift, slope)
+}
+
+#[cfg(not(feature = "flex"))]
+fn fused_affine_leaky(_: Tensor<4>, _: Tensor<1>, _: Tensor<1>, _: f32) -> Tensor<4> {
+    unreachable!("fused_activation_supported() is false without the flex feature")
 }
 
 /// `y` (`[B, C, H, W]`) plus a per-channel bias, if the layer has one.

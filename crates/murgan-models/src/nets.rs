@@ -5,7 +5,7 @@
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, relu, tanh};
+use burn::tensor::activation::{leaky_relu, tanh};
 
 use crate::{ModelError, Result, gemm_conv};
 
@@ -146,7 +146,8 @@ impl Generator {
         let [b, d] = z.dims();
         let mut x = z.reshape([b, d, 1, 1]);
         for block in &self.blocks {
-            x = relu(block.bn.forward(gemm_conv::conv_transpose(&block.conv, x)));
+            let y = gemm_conv::conv_transpose(&block.conv, x);
+            x = gemm_conv::batch_norm_leaky_relu(Some(&block.bn), y, 0.0);
         }
         tanh(gemm_conv::conv_transpose(&self.out, x))
     }
@@ -191,11 +192,7 @@ impl DownBlock {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = gemm_conv::conv(&self.conv, x);
-        let x = match &self.bn {
-            Some(bn) => bn.forward(x),
-            None => x,
-        };
-        leaky_relu(x, 0.2)
+        gemm_conv::batch_norm_leaky_relu(self.bn.as_ref(), x, 0.2)
     }
 }
 

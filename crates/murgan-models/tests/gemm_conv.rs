@@ -1,13 +1,15 @@
-//! murgan's convolution paths on `flex` (the batched matrix-product layers and the stride-2
-//! kernels with their handwritten backward) against Burn's own kernels: same outputs, same
-//! gradients for the input and the weights, for the shapes that take murgan's paths and for
-//! shapes that fall back to Burn's kernel.
+//! murgan's layer paths on `flex` (the batched matrix-product layers, the stride-2 kernels and
+//! the fused inference BatchNorm + activation, with their handwritten backward) against Burn's
+//! own kernels: same outputs, same gradients for the input and the weights, for the shapes that
+//! take murgan's paths and for those that fall back to Burn's.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-use burn::nn::PaddingConfig2d;
+use burn::module::{Param, RunningState};
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
+use burn::tensor::activation::{leaky_relu, relu};
 use murgan_models::gemm_conv;
 use murgan_models::init::seeded;
 
@@ -143,4 +145,81 @@ fn convolutions_match_burn() {
         let burn = run(x, |x| layer.forward(x), w);
         assert_same(&format!("conv {ci}→{co} at {side}"), &ours, &burn);
     }
+}
+
+/// A BatchNorm with distinct γ, β and running statistics per channel, on the plain device, its
+/// training flag on (as initialised).
+fn batch_norm(channels: usize) -> BatchNorm {
+    let dev = Device::flex();
+    let mut bn = BatchNormConfig::new(channels).init(&dev);
+    let ramp1 = |salt: usize, offset: f32| {
+        let v: Vec<f32> = (0..channels)
+            .map(|i| offset + ((i * 37 + salt * 11) % 17) as f32 / 17.0)
+            .collect();
+        Tensor::<1>::from_data(TensorData::new(v, [channels]), &dev)
+    };
+    bn.gamma = Param::from_tensor(ramp1(1, 0.5));
+    bn.beta = Param::from_tensor(ramp1(2, -0.5));
+    bn.running_mean = RunningState::new(ramp1(3, -0.5));
+    bn.running_var = RunningState::new(ramp1(4, 0.2));
+    bn
+}
+
+/// Output and input gradient of `f` for a weighted sum loss.
+fn run_input<F>(x: Tensor<4>, f: F) -> (Vec<f32>, Vec<f32>)
+where
+    F: Fn(Tensor<4>) -> Tensor<4>,
+{
+    let x = x.require_grad();
+    let y = f(x.clone());
+    let r = ramp(y.dims(), 5);
+    let grads = (y.clone() * r).sum().backward();
+    (values(y), values(x.grad(&grads).unwrap()))
+}
+
+#[test]
+fn fused_batch_norm_and_activation_match_burn() {
+    // ReLU (the generator) and LeakyReLU(0.2) (the discriminator), with a BatchNorm in
+    // inference mode and without one.
+    for (slope, with_bn) in [(0.0f32, true), (0.2, true), (0.2, false), (0.0, false)] {
+        // In inference mode, as the scorer holds its networks.
+        let bn = batch_norm(6).valid();
+        let x = ramp([3, 6, 5, 4], 9);
+        let ours = run_input(x.clone(), |x| {
+            gemm_conv::batch_norm_leaky_relu(with_bn.then_some(&bn), x, slope)
+        });
+        let burn = run_input(x, |x| {
+            let x = if with_bn { bn.forward(x) } else { x };
+            if slope == 0.0 {
+                relu(x)
+            } else {
+                leaky_relu(x, f64::from(slope))
+            }
+        });
+        let what = format!("slope {slope}, BatchNorm {with_bn}");
+        assert_close(&format!("{what} output"), &ours.0, &burn.0);
+        assert_close(&format!("{what} input grad"), &ours.1, &burn.1);
+        // Both signs occur, so the activation's two branches are both checked.
+        assert!(burn.0.iter().any(|&v| v > 0.0) && burn.0.iter().any(|&v| v <= 0.0));
+    }
+}
+
+#[test]
+fn a_batch_norm_in_training_mode_keeps_burns_path() {
+    // On the autodiff device with training on, BatchNorm normalises by the batch's own
+    // statistics (and updates its running ones): the fused inference pass must not be taken.
+    let bn = batch_norm(4).fork(&device());
+    let x = ramp([5, 4, 3, 3], 2);
+    let ours = values(gemm_conv::batch_norm_leaky_relu(Some(&bn), x.clone(), 0.2));
+    let burn = values(leaky_relu(bn.forward(x.clone()), 0.2));
+    assert_close("training-mode output", &ours, &burn);
+    let inference = values(leaky_relu(batch_norm(4).valid().forward(x), 0.2));
+    let apart = ours
+        .iter()
+        .zip(&inference)
+        .any(|(a, b)| (a - b).abs() > 1e-2);
+    assert!(
+        apart,
+        "batch statistics and running statistics gave the same output"
+    );
 }

@@ -356,6 +356,78 @@ fn shifted(src: &[f32], (h, w): (usize, usize), (dy, dx): (isize, isize), out: &
     }
 }
 
+/// Runs `f(channel, plane index, output plane)` over the planes of an NCHW tensor of shape
+/// `shape`, in parallel over blocks of whole planes.
+fn for_planes<F>(shape: [usize; 4], f: F) -> Vec<f32>
+where
+    F: Fn(usize, usize, &mut [f32]) + Sync,
+{
+    let [batch, channels, h, w] = shape;
+    let plane = h * w;
+    let mut y = vec![0.0f32; batch * channels * plane];
+    if plane == 0 || channels == 0 {
+        return y;
+    }
+    // Blocks of whole planes, about 16 k values each.
+    let per_block = (16_384 / plane).max(1);
+    y.par_chunks_mut(per_block * plane)
+        .enumerate()
+        .for_each(|(block, out)| {
+            for (k, out_plane) in out.chunks_mut(plane).enumerate() {
+                let p = block * per_block + k;
+                f(p % channels, p, out_plane);
+            }
+        });
+    y
+}
+
+/// `LeakyReLU(x · scale[c] + shift[c])` with negative slope `slope` over an NCHW tensor.
+pub(crate) fn affine_leaky(
+    x: &[f32],
+    shape: [usize; 4],
+    scale: &[f32],
+    shift: &[f32],
+    slope: f32,
+) -> Vec<f32> {
+    let [batch, channels, h, w] = shape;
+    let plane = h * w;
+    assert!(
+        x.len() == batch * channels * plane && scale.len() == channels && shift.len() == channels,
+        "affine activation: sizes do not match {shape:?}"
+    );
+    for_planes(shape, |c, p, out| {
+        let (a, b) = (scale[c], shift[c]);
+        for (o, v) in out.iter_mut().zip(&x[p * plane..(p + 1) * plane]) {
+            let t = v * a + b;
+            *o = t.max(0.0) + slope * t.min(0.0);
+        }
+    })
+}
+
+/// The input gradient of [`affine_leaky`] from its output `y`: `grad · scale[c]` where
+/// `y > 0`, times `slope` elsewhere.
+pub(crate) fn affine_leaky_backward(
+    grad: &[f32],
+    y: &[f32],
+    shape: [usize; 4],
+    scale: &[f32],
+    slope: f32,
+) -> Vec<f32> {
+    let [batch, channels, h, w] = shape;
+    let plane = h * w;
+    assert!(
+        grad.len() == batch * channels * plane && y.len() == grad.len() && scale.len() == channels,
+        "affine activation gradient: sizes do not match {shape:?}"
+    );
+    for_planes(shape, |c, p, out| {
+        let (a, negative) = (scale[c], scale[c] * slope);
+        let range = p * plane..(p + 1) * plane;
+        for ((o, g), y) in out.iter_mut().zip(&grad[range.clone()]).zip(&y[range]) {
+            *o = g * if *y > 0.0 { a } else { negative };
+        }
+    })
+}
+
 /// For an output coordinate of parity `r`, its two taps: (kernel index, input offset), i.e.
 /// output `2p + r` takes kernel row `k` at input row `p + d`.
 const TAPS: [[(usize, isize); 2]; 2] = [[(1, 0), (3, -1)], [(0, 1), (2, 0)]];

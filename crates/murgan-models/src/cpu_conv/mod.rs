@@ -20,15 +20,24 @@ use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{Bytes, DType, Tensor, TensorData};
 use kernels::Geom;
 
-/// The two stride-2 layers as backend operations (`flex` and autodiff over `flex` only).
+/// murgan's kernels as backend operations (`flex` and autodiff over `flex` only).
 #[backend_extension(Flex, Autodiff)]
-pub(crate) trait StrideTwoConv: Backend {
+pub(crate) trait CpuKernels: Backend {
     /// Convolution: `x` `[B, c_hi, 2h, 2w]`, `weight` `[c_lo, c_hi, 4, 4]` → `[B, c_lo, h, w]`.
     fn stride2_conv(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self>;
     /// Transposed convolution: `x` `[B, c_lo, h, w]`, `weight` `[c_lo, c_hi, 4, 4]` →
     /// `[B, c_hi, 2h, 2w]`.
     fn stride2_conv_transpose(x: FloatTensor<Self>, weight: FloatTensor<Self>)
     -> FloatTensor<Self>;
+    /// `LeakyReLU(x · scale[c] + shift[c])` over `x` `[B, C, H, W]` with slope `slope` for
+    /// negative values (ReLU for 0): BatchNorm in inference mode and its activation in one pass.
+    /// Differentiable in `x` only.
+    fn channel_affine_leaky(
+        x: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        slope: f32,
+    ) -> FloatTensor<Self>;
 }
 
 /// The `f32` values of a `flex` tensor in row-major order (copied only if it is a view).
@@ -47,7 +56,16 @@ fn dims4(tensor: &FlexTensor) -> [usize; 4] {
     [shape[0], shape[1], shape[2], shape[3]]
 }
 
-impl StrideTwoConv for Flex {
+impl CpuKernels for Flex {
+    fn channel_affine_leaky(
+        x: FlexTensor,
+        scale: FlexTensor,
+        shift: FlexTensor,
+        slope: f32,
+    ) -> FlexTensor {
+        affine_leaky(&x, &scale, &shift, slope)
+    }
+
     fn stride2_conv(x: FlexTensor, weight: FlexTensor) -> FlexTensor {
         let (x, weight) = (values(&x), values(&weight));
         let [batch, c_hi, hi_h, hi_w] = dims4(&x);
@@ -77,6 +95,27 @@ impl StrideTwoConv for Flex {
         let y = kernels::conv_transpose(slice(&x), &phase_weights(&weight, geo), geo);
         FlexTensor::from_data(TensorData::new(y, [batch, c_hi, 2 * h, 2 * w]))
     }
+}
+
+/// `LeakyReLU(x · scale + shift)` per channel (see `CpuKernels::channel_affine_leaky`).
+fn affine_leaky(x: &FlexTensor, scale: &FlexTensor, shift: &FlexTensor, slope: f32) -> FlexTensor {
+    let (x, scale, shift) = (values(x), values(scale), values(shift));
+    let shape = dims4(&x);
+    let y = kernels::affine_leaky(slice(&x), shape, slice(&scale), slice(&shift), slope);
+    FlexTensor::from_data(TensorData::new(y, shape))
+}
+
+/// Its input gradient from the output `y`.
+fn affine_leaky_backward(
+    grad: &FlexTensor,
+    y: &FlexTensor,
+    scale: &FlexTensor,
+    slope: f32,
+) -> FlexTensor {
+    let (grad, y, scale) = (values(grad), values(y), values(scale));
+    let shape = dims4(&grad);
+    let dx = kernels::affine_leaky_backward(slice(&grad), slice(&y), shape, slice(&scale), slope);
+    FlexTensor::from_data(TensorData::new(dx, shape))
 }
 
 /// How many regrouped transposed-convolution weights [`phase_weights`] keeps: the generator's
@@ -171,7 +210,45 @@ impl Backward<Flex, 2> for ConvTransposeBackward {
     }
 }
 
-impl<C: CheckpointStrategy> StrideTwoConv for Autodiff<Flex, C> {
+#[derive(Debug)]
+struct AffineLeakyBackward;
+
+impl Backward<Flex, 1> for AffineLeakyBackward {
+    type State = (FlexTensor, FlexTensor, f32);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (y, scale, slope) = ops.state;
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, affine_leaky_backward(&grad, &y, &scale, slope));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
+    fn channel_affine_leaky(
+        x: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        slope: f32,
+    ) -> FloatTensor<Self> {
+        let (scale, shift) = (scale.into_primitive(), shift.into_primitive());
+        match AffineLeakyBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = affine_leaky(x.primitive(), &scale, &shift, slope);
+                prep.finish((y.clone(), scale, slope), y)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(affine_leaky(x.primitive(), &scale, &shift, slope))
+            }
+        }
+    }
+
     fn stride2_conv(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
         match ConvBackward
             .prepare::<C>([x.node(), weight.node()])
@@ -224,10 +301,26 @@ pub(crate) fn supports(x: &Tensor<4>, high_resolution: bool) -> bool {
     sides && x.dtype() == DType::F32
 }
 
+/// `LeakyReLU(x · scale[c] + shift[c])` with negative slope `slope` (ReLU for 0), `x`
+/// `[B, C, H, W]`, `scale` and `shift` `[C]` and not tracked. Only for tensors on `flex`.
+pub(crate) fn affine_leaky_relu(
+    x: Tensor<4>,
+    scale: Tensor<1>,
+    shift: Tensor<1>,
+    slope: f32,
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::channel_affine_leaky(
+        x.into_dispatch(),
+        scale.into_dispatch(),
+        shift.into_dispatch(),
+        slope,
+    ))
+}
+
 /// Convolution with a 4 × 4 kernel, stride 2, padding 1, no bias: `[B, C_in, 2h, 2w]` →
 /// `[B, C_out, h, w]`. Only for tensors on the `flex` device.
 pub(crate) fn conv(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
-    Tensor::from_dispatch(<Dispatch as StrideTwoConv>::stride2_conv(
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::stride2_conv(
         x.into_dispatch(),
         weight.into_dispatch(),
     ))
@@ -236,7 +329,7 @@ pub(crate) fn conv(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
 /// Transposed convolution with a 4 × 4 kernel, stride 2, padding 1, no bias:
 /// `[B, C_in, h, w]` → `[B, C_out, 2h, 2w]`. Only for tensors on the `flex` device.
 pub(crate) fn conv_transpose(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
-    Tensor::from_dispatch(<Dispatch as StrideTwoConv>::stride2_conv_transpose(
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::stride2_conv_transpose(
         x.into_dispatch(),
         weight.into_dispatch(),
     ))
