@@ -43,16 +43,20 @@ pub(super) fn dcgan_step(
     lr: f64,
     iteration: usize,
 ) -> Result<Vec<(&'static str, f32)>> {
-    let fake = g.forward(z.clone()).detach();
+    // One generator pass serves both updates, as in PyTorch's DCGAN tutorial: detached for
+    // the discriminator's, tracked for the generator's. Between the two only the discriminator
+    // changes, so a second pass would give the same images (BatchNorm normalises by the same
+    // batch statistics) and only count them into the running statistics twice.
+    let fake = g.forward(z);
     let (real_logit, _) = d.forward(x);
-    let (fake_logit, _) = d.forward(fake);
+    let (fake_logit, _) = d.forward(fake.clone().detach());
     let d_real = burn::tensor::activation::sigmoid(real_logit.clone()).mean();
     let d_fake = burn::tensor::activation::sigmoid(fake_logit.clone()).mean();
     let loss_d = bce_logits(real_logit, true) + bce_logits(fake_logit, false);
     let grads = GradientsParams::from_grads(loss_d.backward(), &*d);
     *d = opt_d.step(lr, d.clone(), grads);
 
-    let (logit, _) = d.forward(g.forward(z));
+    let (logit, _) = d.forward(fake);
     let loss_g = bce_logits(logit, true);
     let grads = GradientsParams::from_grads(loss_g.backward(), &*g);
     *g = opt_g.step(lr, g.clone(), grads);
