@@ -1,5 +1,5 @@
 //! Per-layer timing of the 64 × 64 DCGAN convolutions on the CPU: Burn's kernels
-//! (`layer.forward`) against the path murgan's networks take (`murgan-models`' `gemm_conv`:
+//! (`layer.forward`) against the path murgan's networks take (`murgan-models`' `cpu_layers`:
 //! one matrix product over the batch for the 1 × 1 ↔ 4 × 4 layers, murgan's own kernels for
 //! the stride-2 layers). Forward; forward + input gradient with frozen weights (what a latent
 //! search does); forward + input and weight gradients (what training does); plus one 2048²
@@ -17,7 +17,7 @@ use murgan_core::burn::nn::PaddingConfig2d;
 use murgan_core::burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use murgan_core::burn::prelude::*;
 use murgan_core::burn::tensor::Distribution;
-use murgan_core::models::gemm_conv;
+use murgan_core::models::cpu_layers;
 
 #[derive(Parser)]
 struct Args {
@@ -131,7 +131,7 @@ fn main() -> Result<()> {
                 Mode::TrainedWeights => &trained,
             };
             if murgan {
-                gemm_conv::conv_transpose(l, x)
+                cpu_layers::conv_transpose(l, x)
             } else {
                 l.forward(x)
             }
@@ -162,7 +162,7 @@ fn main() -> Result<()> {
                 Mode::TrainedWeights => &trained,
             };
             if murgan {
-                gemm_conv::conv(l, x)
+                cpu_layers::conv(l, x)
             } else {
                 l.forward(x)
             }

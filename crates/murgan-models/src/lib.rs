@@ -24,9 +24,9 @@
 
 pub mod checkpoint;
 #[cfg(feature = "flex")]
-mod cpu_conv;
+mod cpu_kernels;
+pub mod cpu_layers;
 pub mod error;
-pub mod gemm_conv;
 #[cfg(feature = "pytorch")]
 pub mod import;
 pub mod init;

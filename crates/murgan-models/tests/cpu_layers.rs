@@ -10,7 +10,7 @@ use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu};
-use murgan_models::gemm_conv;
+use murgan_models::cpu_layers;
 use murgan_models::init::seeded;
 
 fn device() -> Device {
@@ -75,8 +75,8 @@ where
 
 #[test]
 fn the_matrix_form_is_taken_on_flex() {
-    assert!(gemm_conv::enabled(&Device::flex()));
-    assert!(gemm_conv::enabled(&Device::flex().autodiff()));
+    assert!(cpu_layers::enabled(&Device::flex()));
+    assert!(cpu_layers::enabled(&Device::flex().autodiff()));
 }
 
 #[test]
@@ -105,7 +105,7 @@ fn transposed_convolutions_match_burn() {
         let w = layer.weight.val();
         let ours = run(
             x.clone(),
-            |x| gemm_conv::conv_transpose(&layer, x),
+            |x| cpu_layers::conv_transpose(&layer, x),
             w.clone(),
         );
         let burn = run(x, |x| layer.forward(x), w);
@@ -141,7 +141,7 @@ fn convolutions_match_burn() {
         );
         let x = ramp([batch, ci, side, side], ci + 1);
         let w = layer.weight.val();
-        let ours = run(x.clone(), |x| gemm_conv::conv(&layer, x), w.clone());
+        let ours = run(x.clone(), |x| cpu_layers::conv(&layer, x), w.clone());
         let burn = run(x, |x| layer.forward(x), w);
         assert_same(&format!("conv {ci}→{co} at {side}"), &ours, &burn);
     }
@@ -186,7 +186,7 @@ fn fused_batch_norm_and_activation_match_burn() {
         let bn = batch_norm(6).valid();
         let x = ramp([3, 6, 5, 4], 9);
         let ours = run_input(x.clone(), |x| {
-            gemm_conv::batch_norm_leaky_relu(with_bn.then_some(&bn), x, slope)
+            cpu_layers::batch_norm_leaky_relu(with_bn.then_some(&bn), x, slope)
         });
         let burn = run_input(x, |x| {
             let x = if with_bn { bn.forward(x) } else { x };
@@ -210,7 +210,7 @@ fn a_batch_norm_in_training_mode_keeps_burns_path() {
     // statistics (and updates its running ones): the fused inference pass must not be taken.
     let bn = batch_norm(4).fork(&device());
     let x = ramp([5, 4, 3, 3], 2);
-    let ours = values(gemm_conv::batch_norm_leaky_relu(Some(&bn), x.clone(), 0.2));
+    let ours = values(cpu_layers::batch_norm_leaky_relu(Some(&bn), x.clone(), 0.2));
     let burn = values(leaky_relu(bn.forward(x.clone()), 0.2));
     assert_close("training-mode output", &ours, &burn);
     let inference = values(leaky_relu(batch_norm(4).valid().forward(x), 0.2));
@@ -221,5 +221,34 @@ fn a_batch_norm_in_training_mode_keeps_burns_path() {
     assert!(
         apart,
         "batch statistics and running statistics gave the same output"
+    );
+}
+
+#[test]
+fn transposed_convolutions_follow_weight_changes() {
+    // murgan keeps the regrouped weights of recent layers between calls; a layer whose weights
+    // change (a training step), then change back, must give Burn's result every time.
+    let layer = |seed| {
+        seeded(
+            ConvTranspose2dConfig::new([6, 4], [4, 4])
+                .with_stride([2, 2])
+                .with_padding([1, 1])
+                .with_bias(false)
+                .init(&device()),
+            seed,
+        )
+    };
+    let (first, second) = (layer(1), layer(2));
+    let x = ramp([2, 6, 4, 4], 4);
+    for l in [&first, &second, &first, &second] {
+        let ours = values(cpu_layers::conv_transpose(l, x.clone()));
+        let burn = values(l.forward(x.clone()));
+        assert_close("convT after a weight change", &ours, &burn);
+    }
+    let a = values(cpu_layers::conv_transpose(&first, x.clone()));
+    let b = values(cpu_layers::conv_transpose(&second, x));
+    assert!(
+        a.iter().zip(&b).any(|(p, q)| (p - q).abs() > 1e-3),
+        "different weights, same output"
     );
 }

@@ -739,6 +739,36 @@ mod tests {
     }
 
     #[test]
+    fn shifted_copies_match_the_definition() {
+        for (h, w) in [(3, 4), (1, 1), (2, 1), (1, 3)] {
+            let src = values(h * w, 10);
+            for dy in -1..=1isize {
+                for dx in -1..=1isize {
+                    let mut out = vec![f32::NAN; h * w];
+                    shifted(&src, (h, w), (dy, dx), &mut out);
+                    for p in 0..h {
+                        for q in 0..w {
+                            let (y, x) = (p as isize + dy, q as isize + dx);
+                            let inside =
+                                (0..h as isize).contains(&y) && (0..w as isize).contains(&x);
+                            let want = if inside {
+                                src[y as usize * w + x as usize]
+                            } else {
+                                0.0
+                            };
+                            assert_eq!(
+                                out[p * w + q],
+                                want,
+                                "{h}×{w} shifted by ({dy}, {dx}) at ({p}, {q})"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     #[should_panic(expected = "operand sizes do not match")]
     fn mismatched_operands_are_refused() {
         let geo = Geom {

@@ -1,10 +1,11 @@
-//! murgan's own CPU kernels for the DCGAN's stride-2 layers (4 × 4 kernel, stride 2,
-//! padding 1), wired into Burn as a backend extension on `flex` with a handwritten backward.
+//! murgan's own CPU kernels, wired into Burn as a backend extension on `flex` with handwritten
+//! backward passes: the DCGAN's stride-2 layers (4 × 4 kernel, stride 2, padding 1) and
+//! BatchNorm in inference mode fused with its activation.
 //!
 //! Burn's `flex` convolutions multiply one image at a time; these fold a group of images into
-//! each product (see [`kernels`]). Each layer is the other's input gradient with the same
-//! weight, so the backward pass of either uses the other's kernel; weight gradients (training
-//! only) use Burn's own `flex` implementations.
+//! each product (see [`kernels`]). Each stride-2 layer is the other's input gradient with the
+//! same weight, so the backward pass of either uses the other's kernel; the weight gradient of
+//! both is one kernel.
 
 mod kernels;
 
@@ -250,41 +251,46 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
     }
 
     fn stride2_conv(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
-        match ConvBackward
-            .prepare::<C>([x.node(), weight.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let (x, weight) = (x.primitive().clone(), weight.primitive().clone());
-                let y = Flex::stride2_conv(x.clone(), weight.clone());
-                prep.finish((x, weight), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(Flex::stride2_conv(
-                x.into_primitive(),
-                weight.into_primitive(),
-            )),
-        }
+        with_backward::<_, C>(ConvBackward, x, weight, Flex::stride2_conv)
     }
 
     fn stride2_conv_transpose(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        match ConvTransposeBackward
-            .prepare::<C>([x.node(), weight.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let (x, weight) = (x.primitive().clone(), weight.primitive().clone());
-                let y = Flex::stride2_conv_transpose(x.clone(), weight.clone());
-                prep.finish((x, weight), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(Flex::stride2_conv_transpose(
-                x.into_primitive(),
-                weight.into_primitive(),
-            )),
+        with_backward::<_, C>(
+            ConvTransposeBackward,
+            x,
+            weight,
+            Flex::stride2_conv_transpose,
+        )
+    }
+}
+
+/// Runs the `flex` layer `forward` on `x` and `weight` and, when either is tracked, records
+/// `backward` with both as its state.
+fn with_backward<BO, C>(
+    backward: BO,
+    x: FloatTensor<Autodiff<Flex, C>>,
+    weight: FloatTensor<Autodiff<Flex, C>>,
+    forward: fn(FlexTensor, FlexTensor) -> FlexTensor,
+) -> FloatTensor<Autodiff<Flex, C>>
+where
+    BO: Backward<Flex, 2, State = (FlexTensor, FlexTensor)>,
+    C: CheckpointStrategy,
+{
+    match backward
+        .prepare::<C>([x.node(), weight.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let (x, weight) = (x.primitive().clone(), weight.primitive().clone());
+            let y = forward(x.clone(), weight.clone());
+            prep.finish((x, weight), y)
+        }
+        OpsKind::UnTracked(prep) => {
+            prep.finish(forward(x.into_primitive(), weight.into_primitive()))
         }
     }
 }
