@@ -117,12 +117,15 @@ fn main() -> Result<()> {
             .with_stride([stride, stride])
             .with_padding([pad, pad])
             .with_bias(false)
-            .init(&dev);
+            .init(&ad);
         let out = side * stride + 4 - stride - 2 * pad;
         let flops = 2.0 * (b * ci * co * 16 * side * side) as f64 / 1e6;
         let x = Tensor::<4>::random([b, ci, side, side], Distribution::Default, &dev);
-        let frozen = layer.clone().fork(&ad).no_grad();
-        let trained = layer.clone().fork(&ad);
+        // Initialised on the autodiff device, so its weights are trained unless frozen.
+        let trained = layer;
+        assert!(trained.weight.val().is_require_grad());
+        let frozen = trained.clone().no_grad();
+        let layer = trained.valid();
         let label = format!("convT {ci}→{co} {side}→{out}");
         row(&label, flops, a.repeats, x, |mode, murgan, x| {
             let l: &ConvTranspose2d = match mode {
@@ -148,12 +151,15 @@ fn main() -> Result<()> {
             .with_stride([stride, stride])
             .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
             .with_bias(false)
-            .init(&dev);
+            .init(&ad);
         let out = (side + 2 * pad - 4) / stride + 1;
         let flops = 2.0 * (b * ci * co * 16 * out * out) as f64 / 1e6;
         let x = Tensor::<4>::random([b, ci, side, side], Distribution::Default, &dev);
-        let frozen = layer.clone().fork(&ad).no_grad();
-        let trained = layer.clone().fork(&ad);
+        // Initialised on the autodiff device, so its weights are trained unless frozen.
+        let trained = layer;
+        assert!(trained.weight.val().is_require_grad());
+        let frozen = trained.clone().no_grad();
+        let layer = trained.valid();
         let label = format!("conv {ci}→{co} {side}→{out}");
         row(&label, flops, a.repeats, x, |mode, murgan, x| {
             let l: &Conv2d = match mode {
