@@ -1,5 +1,7 @@
-//! The two stride-2 DCGAN layers on contiguous `f32` NCHW slices, each folded into a few large
-//! matrix products through the `gemm` crate (the kernels Burn's `flex` calls too).
+//! murgan's CPU kernels on contiguous `f32` NCHW slices: the two stride-2 DCGAN layers and
+//! their weight gradient, each folded into a few large matrix products through the `gemm`
+//! crate (the kernels Burn's `flex` calls too), and BatchNorm's inference-mode affine map fused
+//! with a (Leaky)ReLU.
 //!
 //! Both layers connect a high-resolution side (`2h × 2w`, `c_hi` channels) and a
 //! low-resolution side (`h × w`, `c_lo` channels) through a 4 × 4 kernel with stride 2 and
@@ -8,10 +10,14 @@
 //!
 //! - **Convolution**: the inputs of a group of images are unfolded (im2col) into one
 //!   `[c_hi·16, images·h·w]` matrix and multiplied by the weight `[c_lo, c_hi·16]` as stored.
+//!   Every unfolded row is a shifted copy of one of the four parity sub-images of an input
+//!   plane ([`parity_planes`]), so it is built from contiguous copies.
 //! - **Transposed convolution**: output pixel `(2p + r, 2q + t)` draws on two kernel taps per
 //!   axis, chosen by the parities `r` and `t`. Each of the four output phases is one product of
 //!   that phase's regrouped weight `[c_hi, 4·c_lo]` with the four shifted copies of the input
 //!   it needs; no output is accumulated twice (no col2im).
+//! - **Weight gradient** (the same for both layers): the sum over groups of the low-resolution
+//!   side `[c_lo, images·h·w]` times the high-resolution side's unfolded matrix, transposed.
 //!
 //! Images are processed in groups of about [`TARGET_COLUMNS`] output pixels, so the unfolded
 //! matrices stay in cache; groups run in parallel on rayon's pool when there are enough of them,
@@ -103,7 +109,7 @@ impl Geom {
 /// batch-64 search's wall time, measured with `perf`).
 fn zeros(len: usize) -> Vec<f32> {
     let mut y = Vec::with_capacity(len);
-    y.par_extend(rayon::iter::repeatn(0.0f32, len));
+    y.par_extend(rayon::iter::repeat_n(0.0f32, len));
     y
 }
 

@@ -49,7 +49,7 @@ fn values(tensor: &FlexTensor) -> FlexTensor {
 fn slice(tensor: &FlexTensor) -> &[f32] {
     tensor
         .as_slice::<f32>()
-        .expect("stride-2 kernels are only routed f32 tensors made contiguous")
+        .expect("murgan's kernels are only given f32 tensors, made contiguous")
 }
 
 fn dims4(tensor: &FlexTensor) -> [usize; 4] {
@@ -119,10 +119,10 @@ fn affine_leaky_backward(
     FlexTensor::from_data(TensorData::new(dx, shape))
 }
 
-/// How many regrouped transposed-convolution weights [`phase_weights`] keeps: the generator's
-/// stride-2 layers and the discriminator's (whose input gradients use this kernel) of a few
-/// models at once.
-const CACHED_WEIGHTS: usize = 16;
+/// How many regrouped transposed-convolution weights [`phase_weights`] keeps: the 64 × 64
+/// DCGAN's eight stride-2 layers (the generator's four, and the discriminator's four, whose
+/// input gradients use this kernel). More would only hold on to stale weights in training.
+const CACHED_WEIGHTS: usize = 8;
 
 /// Recently regrouped weights, most recent first: the weight's storage, its shape, the result.
 type PhaseCache = Vec<(Arc<Bytes>, [usize; 4], Arc<Vec<f32>>)>;
