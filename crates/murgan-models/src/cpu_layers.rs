@@ -25,13 +25,21 @@ use burn::module::Param;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::DType;
 use burn::tensor::activation::{leaky_relu, relu};
 
 /// Whether murgan's own paths are used for tensors on `device`: only the `flex` CPU backend,
 /// and not when `MURGAN_NATIVE_CONV` is set (to measure Burn's own kernels).
+/// Always `false` when murgan-models is built without its `flex` feature.
 pub fn enabled(device: &Device) -> bool {
-    device.clone().inner() == Device::flex() && std::env::var_os("MURGAN_NATIVE_CONV").is_none()
+    #[cfg(feature = "flex")]
+    {
+        device.clone().inner() == Device::flex() && std::env::var_os("MURGAN_NATIVE_CONV").is_none()
+    }
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = device;
+        false
+    }
 }
 
 /// `layer.forward(x)` for a transposed convolution: one batched matrix product when it maps a
@@ -169,7 +177,7 @@ pub fn batch_norm_leaky_relu(bn: Option<&BatchNorm>, x: Tensor<4>, slope: f32) -
 
 #[cfg(feature = "flex")]
 fn fused_activation_supported(x: &Tensor<4>) -> bool {
-    x.dtype() == DType::F32
+    x.dtype() == burn::tensor::DType::F32
 }
 
 #[cfg(not(feature = "flex"))]
