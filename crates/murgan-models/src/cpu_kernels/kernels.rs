@@ -210,10 +210,10 @@ pub(crate) fn weight_grad(lo: &[f32], hi: &[f32], geo: Geom) -> Vec<f32> {
                 let columns = images * pixels;
                 // One image's low-resolution side is already a [c_lo, pixels] matrix.
                 let staged = if images == 1 { 0 } else { geo.c_lo * columns };
-                let parts = geo.c_hi * 4 * columns;
-                with_scratch([k * columns, staged, parts], |[cols, staging, parts]| {
-                    parity_planes(hi, geo, first, images, parts);
-                    im2col(parts, geo, images, cols);
+                let planes = geo.c_hi * 4 * columns;
+                with_scratch([k * columns, staged, planes], |[cols, staging, planes]| {
+                    parity_planes(hi, geo, first, images, planes);
+                    im2col(planes, geo, images, cols);
                     let lhs = if images == 1 {
                         &lo[first * geo.c_lo * pixels..][..columns * geo.c_lo]
                     } else {
@@ -555,15 +555,17 @@ mod tests {
             .collect()
     }
 
-    /// Straight from the definition, in f64.
-    fn conv_reference(x: &[f32], weight: &[f32], geo: Geom) -> Vec<f32> {
+    /// Calls `f(lo, hi, weight)` with the flat indices of every connection of a stride-2
+    /// layer: low-resolution value `[b, co, oy, ox]`, high-resolution value
+    /// `[b, c, 2·oy + kh − 1, 2·ox + kw − 1]` (inside the map) and weight `[co, c, kh, kw]` —
+    /// the definition all three references sum over.
+    fn connections(geo: Geom, mut f: impl FnMut(usize, usize, usize)) {
         let (h, w) = (geo.h, geo.w);
-        let mut y = vec![0.0f64; geo.lo_len()];
         for b in 0..geo.batch {
             for co in 0..geo.c_lo {
                 for oy in 0..h {
                     for ox in 0..w {
-                        let mut acc = 0.0;
+                        let lo = ((b * geo.c_lo + co) * h + oy) * w + ox;
                         for c in 0..geo.c_hi {
                             for kh in 0..4 {
                                 for kw in 0..4 {
@@ -571,51 +573,38 @@ mod tests {
                                     if iy == 0 || ix == 0 || iy > 2 * h || ix > 2 * w {
                                         continue;
                                     }
-                                    let xv =
-                                        x[((b * geo.c_hi + c) * 2 * h + iy - 1) * 2 * w + ix - 1];
-                                    acc += f64::from(xv)
-                                        * f64::from(
-                                            weight[((co * geo.c_hi + c) * 4 + kh) * 4 + kw],
-                                        );
+                                    let hi = ((b * geo.c_hi + c) * 2 * h + iy - 1) * 2 * w + ix - 1;
+                                    f(lo, hi, ((co * geo.c_hi + c) * 4 + kh) * 4 + kw);
                                 }
                             }
                         }
-                        y[((b * geo.c_lo + co) * h + oy) * w + ox] = acc;
                     }
                 }
             }
         }
-        y.into_iter().map(|v| v as f32).collect()
     }
 
-    /// Scatter form of the transposed convolution, in f64.
+    fn to_f32(v: Vec<f64>) -> Vec<f32> {
+        v.into_iter().map(|v| v as f32).collect()
+    }
+
+    /// The convolution straight from the definition, in f64.
+    fn conv_reference(x: &[f32], weight: &[f32], geo: Geom) -> Vec<f32> {
+        let mut y = vec![0.0f64; geo.lo_len()];
+        connections(geo, |lo, hi, k| {
+            y[lo] += f64::from(x[hi]) * f64::from(weight[k])
+        });
+        to_f32(y)
+    }
+
+    /// The transposed convolution in scatter form, in f64 (weight `[c_lo, c_hi, 4, 4]`, the
+    /// same flat index as the convolution's `[c_lo, c_hi, 4, 4]`).
     fn conv_transpose_reference(x: &[f32], weight: &[f32], geo: Geom) -> Vec<f32> {
-        let (h, w) = (geo.h, geo.w);
         let mut y = vec![0.0f64; geo.hi_len()];
-        for b in 0..geo.batch {
-            for ci in 0..geo.c_lo {
-                for iy in 0..h {
-                    for ix in 0..w {
-                        let xv = f64::from(x[((b * geo.c_lo + ci) * h + iy) * w + ix]);
-                        for co in 0..geo.c_hi {
-                            for kh in 0..4 {
-                                for kw in 0..4 {
-                                    let (oy, ox) = (2 * iy + kh, 2 * ix + kw);
-                                    if oy == 0 || ox == 0 || oy > 2 * h || ox > 2 * w {
-                                        continue;
-                                    }
-                                    y[((b * geo.c_hi + co) * 2 * h + oy - 1) * 2 * w + ox - 1] += xv
-                                        * f64::from(
-                                            weight[((ci * geo.c_hi + co) * 4 + kh) * 4 + kw],
-                                        );
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        y.into_iter().map(|v| v as f32).collect()
+        connections(geo, |lo, hi, k| {
+            y[hi] += f64::from(x[lo]) * f64::from(weight[k])
+        });
+        to_f32(y)
     }
 
     fn max_difference(a: &[f32], b: &[f32]) -> f32 {
@@ -714,32 +703,9 @@ mod tests {
     /// The weight gradient from its definition, in f64: for the convolution,
     /// `dW[co, c, kh, kw] = Σ dy[b, co, oy, ox] · x[b, c, 2·oy + kh − 1, 2·ox + kw − 1]`.
     fn weight_grad_reference(lo: &[f32], hi: &[f32], geo: Geom) -> Vec<f32> {
-        let (h, w) = (geo.h, geo.w);
         let mut dw = vec![0.0f64; geo.weight_len()];
-        for b in 0..geo.batch {
-            for co in 0..geo.c_lo {
-                for oy in 0..h {
-                    for ox in 0..w {
-                        let g = f64::from(lo[((b * geo.c_lo + co) * h + oy) * w + ox]);
-                        for c in 0..geo.c_hi {
-                            for kh in 0..4 {
-                                for kw in 0..4 {
-                                    let (iy, ix) = (2 * oy + kh, 2 * ox + kw);
-                                    if iy == 0 || ix == 0 || iy > 2 * h || ix > 2 * w {
-                                        continue;
-                                    }
-                                    let xv =
-                                        hi[((b * geo.c_hi + c) * 2 * h + iy - 1) * 2 * w + ix - 1];
-                                    dw[((co * geo.c_hi + c) * 4 + kh) * 4 + kw] +=
-                                        g * f64::from(xv);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        dw.into_iter().map(|v| v as f32).collect()
+        connections(geo, |l, h, k| dw[k] += f64::from(lo[l]) * f64::from(hi[h]));
+        to_f32(dw)
     }
 
     #[test]
