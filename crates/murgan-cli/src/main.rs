@@ -121,6 +121,10 @@ struct MetricsArgs {
     /// Bootstrap seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// A threshold fitted on other data (e.g. on training normals): sensitivity and
+    /// specificity at it are reported beside the in-sample Youden figures.
+    #[arg(long)]
+    threshold: Option<f64>,
     /// The column holding the scores (e.g. a component of `murgan evaluate --scores-out`).
     #[arg(long, default_value = "score")]
     column: String,
@@ -233,6 +237,7 @@ fn run_metrics(a: MetricsArgs) -> Result<()> {
         study_agg: a.study_agg.parse::<StudyAgg>()?,
         bootstrap: a.bootstrap,
         seed: a.seed,
+        threshold: a.threshold,
     };
     let sp = spinner("computing metrics");
     let report = Report::compute(&images, &opts)

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use murgan_core::data::dataset::is_image_file;
+use murgan_core::data::dataset::image_files;
 use murgan_core::data::pipeline::GrayImage;
 use murgan_core::data::{
     self, Category, ClassMap, Filter, Format, ImageRecord, Label, Loader, Split,
@@ -92,35 +92,15 @@ pub struct ScoreArgs {
     heatmaps: Option<PathBuf>,
 }
 
-/// Files as given; folders expanded to the images under them, sorted.
+/// Files as given; folders expanded to the images under them, sorted (symbolic links inside a
+/// folder are not followed).
 fn expand(inputs: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for input in inputs {
         if input.is_dir() {
-            let mut found: Vec<PathBuf> = walk(input)
-                .into_iter()
-                .filter(|p| is_image_file(p))
-                .collect();
-            found.sort();
-            out.extend(found);
+            out.extend(image_files(input));
         } else {
             out.push(input.clone());
-        }
-    }
-    out
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
         }
     }
     out
@@ -436,10 +416,17 @@ pub fn run_evaluate(a: EvaluateArgs) -> Result<()> {
         detector.method().name()
     );
     let (records, scores) = score_records(&detector, &loader, &records)?;
+    // A threshold calibrated on other images (train normals by default) gives honest
+    // sensitivity and specificity for the main score; its components have none.
     let opts = ReportOptions {
         study_agg: a.study_agg.parse::<StudyAgg>()?,
         bootstrap: a.bootstrap,
         seed: a.seed,
+        threshold: detector.threshold(),
+    };
+    let part_opts = ReportOptions {
+        threshold: None,
+        ..opts
     };
     let names = detector.component_names();
     if let Some(path) = &a.scores_out {
@@ -456,13 +443,13 @@ pub fn run_evaluate(a: EvaluateArgs) -> Result<()> {
             &records,
             scores.iter().map(|s| s.get(name).unwrap_or(f64::NAN)),
         );
-        parts.insert(name.to_string(), Report::compute(&images, &opts)?);
+        parts.insert(name.to_string(), Report::compute(&images, &part_opts)?);
         part_images.push((name.to_string(), images));
     }
     if let Some(dir) = &a.plots {
         crate::write_plots(dir, &main, &opts, "score")?;
         for (name, images) in &part_images {
-            crate::write_plots(dir, images, &opts, name)?;
+            crate::write_plots(dir, images, &part_opts, name)?;
         }
     }
     if a.json {

@@ -72,6 +72,10 @@ pub struct TrainArgs {
     /// Histogram-equalise images.
     #[arg(long)]
     equalize: bool,
+    /// After the GAN's last iteration, refresh the discriminator's BatchNorm statistics on this
+    /// many batches of real training images (0: off).
+    #[arg(long)]
+    bn_refresh: Option<usize>,
     /// Cache preprocessed images in this folder.
     #[arg(long)]
     cache: Option<PathBuf>,
@@ -94,6 +98,7 @@ fn settings(a: &TrainArgs) -> Result<Preset> {
     p.lr = a.lr.unwrap_or(p.lr);
     p.latent_dim = a.latent.unwrap_or(p.latent_dim);
     p.width = a.width.unwrap_or(p.width);
+    p.bn_refresh_batches = a.bn_refresh.unwrap_or(p.bn_refresh_batches);
     Ok(p)
 }
 

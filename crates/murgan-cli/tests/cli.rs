@@ -425,7 +425,7 @@ fn score_evaluate_and_calibrate_a_trained_model() {
         p(&tmp.path().join("plots")),
     ]));
     assert!(eval["score"]["image"]["HAND"]["auc"].is_number(), "{eval}");
-    for column in ["score", "residual", "feature"] {
+    for column in ["score", "residual", "feature", "d", "residual_coarse"] {
         let m = stdout_json(&murgan(&[
             "metrics",
             "--scores",
@@ -457,11 +457,74 @@ fn score_evaluate_and_calibrate_a_trained_model() {
     ]));
     let out = murgan(&["score", "--model", p(&run), p(&hand), "--json"]);
     ok(&out);
+    let calibrated = lines_json(&out);
+    assert!(calibrated.iter().all(|l| l["is_anomalous"].is_boolean()));
+    // The izi score does not search: other search settings keep the threshold.
+    let out = murgan(&[
+        "score",
+        "--model",
+        p(&run),
+        p(&hand),
+        "--json",
+        "--search-steps",
+        "7",
+    ]);
+    ok(&out);
     assert!(
         lines_json(&out)
             .iter()
-            .all(|l| l["is_anomalous"].is_boolean())
+            .all(|l| l["is_anomalous"].is_boolean()),
+        "the izi threshold was dropped for a setting izi does not use"
     );
+    // A searching method is another score: no threshold for it.
+    let out = murgan(&[
+        "score",
+        "--model",
+        p(&run),
+        p(&hand),
+        "--json",
+        "--method",
+        "izi-search",
+        "--search-steps",
+        "3",
+    ]);
+    ok(&out);
+    assert!(lines_json(&out).iter().all(|l| l["is_anomalous"].is_null()));
+
+    // `evaluate` now reports the calibrated operating point beside the in-sample one, for the
+    // main score only.
+    let eval = stdout_json(&murgan(&[
+        "evaluate",
+        "--model",
+        p(&run),
+        "--data",
+        p(&data),
+        "--json",
+        "--bootstrap",
+        "20",
+    ]));
+    let all = &eval["score"]["image"]["ALL"];
+    assert!(all["calibrated_threshold"].is_number(), "{all}");
+    assert!(all["calibrated_specificity"].is_number(), "{all}");
+    assert!(all["in_sample_specificity"].is_number(), "{all}");
+    assert!(eval["components"]["residual"]["image"]["ALL"]["calibrated_threshold"].is_null());
+    // MURA images cluster in studies: the image-level CI resamples whole studies.
+    assert_eq!(all["auc_ci_unit"], "study", "{all}");
+
+    // A folder with a symbolic-link loop is walked once, without following the link.
+    #[cfg(unix)]
+    {
+        let looped = tmp.path().join("looped");
+        std::fs::create_dir_all(&looped).unwrap();
+        for (k, l) in calibrated.iter().take(3).enumerate() {
+            let src = PathBuf::from(l["path"].as_str().unwrap());
+            std::fs::copy(&src, looped.join(format!("{k}.png"))).unwrap();
+        }
+        std::os::unix::fs::symlink(&looped, looped.join("again")).unwrap();
+        let out = murgan(&["score", "--model", p(&run), p(&looped), "--json"]);
+        ok(&out);
+        assert_eq!(lines_json(&out).len(), 3, "each image once");
+    }
     // Another method is refused for this model, by name.
     let out = murgan(&[
         "score",

@@ -139,11 +139,15 @@ impl Detector {
         &self.preprocess
     }
 
-    /// The calibrated threshold, if the model was calibrated with the current scoring settings.
+    /// The calibrated threshold, if the model was calibrated with scoring settings that give
+    /// the scores the current ones give (the same method; for the searching methods, the same
+    /// search settings: a one-pass method ignores them).
     pub fn threshold(&self) -> Option<f64> {
         let c = self.meta.calibration.as_ref()?;
-        let current = serde_json::to_value(self.scorer.options()).ok()?;
-        (c.scoring == current).then_some(c.threshold)
+        let calibrated: ScoringOptions = serde_json::from_value(c.scoring.clone()).ok()?;
+        calibrated
+            .scores_like(&self.scorer.options())
+            .then_some(c.threshold)
     }
 
     /// Preprocesses a decoded image as in training (no augmentation).

@@ -147,14 +147,30 @@ fn planted_anomaly_is_found_and_scores_round_trip() {
         );
     }
 
-    // The heatmap, on the original 40×32 grid, peaks inside the planted square.
+    // The heatmap, on the original 40×32 grid, lights up where the square was planted. Where
+    // exactly a briefly trained model's residual peaks depends on the CPU's floating-point
+    // summation order, so this compares the lesion's area of each image with and without the
+    // lesion, with a wide margin, instead of asking for the peak inside it. (The heatmap's
+    // geometry itself is tested on known reconstructions in murgan-score.)
     let reports = detector.score_batch(&images).unwrap();
+    let lesion_heat = |h: &murgan_core::score::Heatmap| {
+        let mut sum = 0.0;
+        for y in 2..8u32 {
+            for x in 2..8u32 {
+                sum += h.values[(y * h.width + x) as usize];
+            }
+        }
+        sum / 36.0
+    };
     for (k, r) in reports.iter().take(4).enumerate() {
         assert_eq!((r.heatmap.width, r.heatmap.height), (W, H));
-        let (x, y) = r.heatmap.argmax();
+        let (with, without) = (
+            lesion_heat(&r.heatmap),
+            lesion_heat(&reports[k + 4].heatmap),
+        );
         assert!(
-            (1..=8).contains(&x) && (1..=8).contains(&y),
-            "image {k}: heatmap peak at ({x}, {y}), the lesion is at (2..8, 2..8)"
+            with > 2.0 * without + 0.05,
+            "image {k}: mean heat in the lesion's square {with}, without the lesion {without}"
         );
         assert!(r.score.is_finite() && r.is_anomalous.is_none());
         assert_eq!(r.components.len(), 5);

@@ -127,6 +127,21 @@ pub fn is_image_file(path: &Path) -> bool {
         .is_some_and(|e| matches!(e.as_str(), "png" | "jpg" | "jpeg" | "dcm" | "dicom"))
 }
 
+/// The image files under `dir` (as [`is_image_file`] decides), sorted. Symbolic links are not
+/// followed, so a link loop cannot make the walk endless or list an image twice; entries that
+/// cannot be read are left out.
+pub fn image_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .into_iter()
+        .filter_map(std::result::Result::ok)
+        .filter(|e| e.file_type().is_file() && is_image_file(e.path()))
+        .map(walkdir::DirEntry::into_path)
+        .collect();
+    found.sort();
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,5 +161,20 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn image_files_do_not_follow_a_link_loop() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("study");
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        for f in ["a.png", "sub/b.JPG", "notes.txt"] {
+            std::fs::write(dir.join(f), b"x").unwrap();
+        }
+        // sub/loop -> study: following it would list every image again, level after level.
+        std::os::unix::fs::symlink(&dir, dir.join("sub/loop")).unwrap();
+        let found = image_files(&dir);
+        assert_eq!(found, vec![dir.join("a.png"), dir.join("sub/b.JPG")]);
     }
 }

@@ -26,7 +26,7 @@ pub mod roc;
 pub mod scores;
 pub mod study;
 
-pub use bootstrap::{Ci, bootstrap_auc_ci};
+pub use bootstrap::{Ci, ResampleUnit, bootstrap_auc_ci, bootstrap_auc_ci_by_group};
 pub use error::{MetricsError, Result};
 pub use plot::{histogram_plot, line_plot, roc_plot};
 pub use report::{

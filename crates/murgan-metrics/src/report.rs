@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bootstrap::bootstrap_auc_ci;
+use crate::bootstrap::{ResampleUnit, bootstrap_auc_ci, bootstrap_auc_ci_by_group};
 use crate::roc::{Roc, at_threshold, average_precision, validate};
 use crate::study::{StudyAgg, StudyScore, aggregate};
 use crate::{MetricsError, Result};
@@ -35,20 +35,30 @@ pub struct ReportOptions {
     pub bootstrap: usize,
     /// Bootstrap seed.
     pub seed: u64,
+    /// A threshold fitted beforehand on other data (e.g. on training normals by
+    /// `murgan calibrate`): sensitivity and specificity at it are reported as honest
+    /// out-of-sample operating figures. `None`: no calibration.
+    pub threshold: Option<f64>,
 }
 
 impl Default for ReportOptions {
-    /// Mean per study, 1000 bootstrap resamples, seed 0.
+    /// Mean per study, 1000 bootstrap resamples, seed 0, no calibrated threshold.
     fn default() -> Self {
         Self {
             study_agg: StudyAgg::Mean,
             bootstrap: 1000,
             seed: 0,
+            threshold: None,
         }
     }
 }
 
 /// The figures of one group (a category, or all).
+///
+/// The `in_sample_*` figures are fitted on the very split they are reported on (Youden's J picks
+/// the threshold that best separates these labels), so they are **optimistic**: no threshold
+/// chosen that way is known before the labels are. The `calibrated_*` figures use a threshold
+/// fitted elsewhere and are the honest operating point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     /// Normal samples.
@@ -61,21 +71,36 @@ pub struct Entry {
     pub auc_ci_low: Option<f64>,
     /// Upper end of the bootstrap 95 % CI of the AUC.
     pub auc_ci_high: Option<f64>,
+    /// What the bootstrap resampled: whole `study`s or single `image`s.
+    pub auc_ci_unit: Option<ResampleUnit>,
     /// Average precision.
     pub ap: Option<f64>,
-    /// Youden's-J threshold.
-    pub youden_threshold: Option<f64>,
-    /// Sensitivity at the Youden threshold.
-    pub sensitivity: Option<f64>,
-    /// Specificity at the Youden threshold.
-    pub specificity: Option<f64>,
+    /// Youden's-J threshold, fitted on this split (in-sample, optimistic).
+    pub in_sample_youden_threshold: Option<f64>,
+    /// Sensitivity at the in-sample Youden threshold (optimistic).
+    pub in_sample_sensitivity: Option<f64>,
+    /// Specificity at the in-sample Youden threshold (optimistic).
+    pub in_sample_specificity: Option<f64>,
+    /// The calibrated threshold the next two figures use, when one was given.
+    pub calibrated_threshold: Option<f64>,
+    /// Sensitivity at the calibrated threshold.
+    pub calibrated_sensitivity: Option<f64>,
+    /// Specificity at the calibrated threshold.
+    pub calibrated_specificity: Option<f64>,
     /// Why the figures are undefined (a single class), else `null`.
     pub error: Option<String>,
 }
 
 impl Entry {
     /// Computes the figures of one group; a group with one class gets counts and an error.
-    pub fn compute(labels: &[bool], scores: &[f64], opts: &ReportOptions) -> Result<Entry> {
+    /// With `groups` (one study key per sample) the bootstrap resamples whole studies;
+    /// without, single samples.
+    pub fn compute(
+        labels: &[bool],
+        scores: &[f64],
+        groups: Option<&[&str]>,
+        opts: &ReportOptions,
+    ) -> Result<Entry> {
         let n_abnormal = labels.iter().filter(|&&l| l).count();
         let mut entry = Entry {
             n_normal: labels.len() - n_abnormal,
@@ -83,10 +108,14 @@ impl Entry {
             auc: None,
             auc_ci_low: None,
             auc_ci_high: None,
+            auc_ci_unit: None,
             ap: None,
-            youden_threshold: None,
-            sensitivity: None,
-            specificity: None,
+            in_sample_youden_threshold: None,
+            in_sample_sensitivity: None,
+            in_sample_specificity: None,
+            calibrated_threshold: None,
+            calibrated_sensitivity: None,
+            calibrated_specificity: None,
             error: None,
         };
         match validate(labels, scores) {
@@ -102,13 +131,25 @@ impl Entry {
         let op = at_threshold(labels, scores, t)?;
         entry.auc = Some(roc.area_under_curve());
         entry.ap = Some(average_precision(labels, scores)?);
-        entry.youden_threshold = Some(t);
-        entry.sensitivity = Some(op.sensitivity);
-        entry.specificity = Some(op.specificity);
+        entry.in_sample_youden_threshold = Some(t);
+        entry.in_sample_sensitivity = Some(op.sensitivity);
+        entry.in_sample_specificity = Some(op.specificity);
+        if let Some(t) = opts.threshold {
+            let op = at_threshold(labels, scores, t)?;
+            entry.calibrated_threshold = Some(t);
+            entry.calibrated_sensitivity = Some(op.sensitivity);
+            entry.calibrated_specificity = Some(op.specificity);
+        }
         if opts.bootstrap > 0 {
-            let ci = bootstrap_auc_ci(labels, scores, opts.bootstrap, 0.95, opts.seed)?;
+            let ci = match groups {
+                Some(g) => {
+                    bootstrap_auc_ci_by_group(labels, scores, g, opts.bootstrap, 0.95, opts.seed)?
+                }
+                None => bootstrap_auc_ci(labels, scores, opts.bootstrap, 0.95, opts.seed)?,
+            };
             entry.auc_ci_low = Some(ci.low);
             entry.auc_ci_high = Some(ci.high);
+            entry.auc_ci_unit = Some(ci.unit);
         }
         Ok(entry)
     }
@@ -143,15 +184,51 @@ pub fn group_by_category<'a>(items: impl IntoIterator<Item = (&'a str, bool, f64
     groups
 }
 
-fn per_category(groups: &Groups, opts: &ReportOptions) -> Result<BTreeMap<String, Entry>> {
+fn per_category(
+    groups: &Groups,
+    keys: Option<&BTreeMap<String, Vec<String>>>,
+    opts: &ReportOptions,
+) -> Result<BTreeMap<String, Entry>> {
     let mut out = BTreeMap::new();
     for (cat, (l, s)) in groups {
         if cat == ALL {
             validate(l, s)?;
         }
-        out.insert(cat.clone(), Entry::compute(l, s, opts)?);
+        let cat_keys: Option<Vec<&str>> = keys
+            .and_then(|k| k.get(cat))
+            .map(|k| k.iter().map(String::as_str).collect());
+        out.insert(
+            cat.clone(),
+            Entry::compute(l, s, cat_keys.as_deref(), opts)?,
+        );
     }
     Ok(out)
+}
+
+/// Each image's study key (qualified by category, as in [`study_scores`]), grouped like
+/// [`group_by_category`] groups the images.
+fn study_keys_by_category(images: &[ScoredImage]) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, i) in images.iter().enumerate() {
+        let key = study_key(i, k);
+        for cat in [category_of(i), ALL] {
+            out.entry(cat.to_string()).or_default().push(key.clone());
+            if category_of(i) == ALL {
+                break;
+            }
+        }
+    }
+    out
+}
+
+const SEP: char = '\u{1f}';
+
+/// Image `k`'s study key, unique across categories; an image without a study stands alone.
+fn study_key(i: &ScoredImage, k: usize) -> String {
+    match &i.study {
+        Some(s) => format!("{}{SEP}{s}", category_of(i)),
+        None => format!("{}{SEP}{SEP}image{k}", category_of(i)),
+    }
 }
 
 /// The category name of an image: its category, or [`ALL`].
@@ -162,14 +239,10 @@ fn category_of(i: &ScoredImage) -> &str {
 /// Study-level scores with their category. Study keys are taken per category (the same
 /// study name in two categories is two studies); an image without a study stands alone.
 pub fn study_scores(images: &[ScoredImage], agg: StudyAgg) -> Result<Vec<(String, StudyScore)>> {
-    const SEP: char = '\u{1f}';
     let keys: Vec<String> = images
         .iter()
         .enumerate()
-        .map(|(k, i)| match &i.study {
-            Some(s) => format!("{}{SEP}{s}", category_of(i)),
-            None => format!("{}{SEP}{SEP}image{k}", category_of(i)),
-        })
+        .map(|(k, i)| study_key(i, k))
         .collect();
     let studies = aggregate(
         keys.iter()
@@ -195,16 +268,28 @@ impl Report {
         if images.is_empty() {
             return Err(MetricsError::Empty);
         }
+        let has_studies = images.iter().any(|i| i.study.is_some());
+        // Image level: a study's images are resampled together (their scores correlate).
+        let keys = has_studies.then(|| study_keys_by_category(images));
         let image = per_category(
             &group_by_category(images.iter().map(|i| (category_of(i), i.label, i.score))),
+            keys.as_ref(),
             opts,
         )?;
-        let study = if images.iter().any(|i| i.study.is_some()) {
+        let study = if has_studies {
             let studies = study_scores(images, opts.study_agg)?;
-            Some(per_category(
+            let mut entries = per_category(
                 &group_by_category(studies.iter().map(|(c, s)| (c.as_str(), s.label, s.score))),
+                None,
                 opts,
-            )?)
+            )?;
+            // Each sample here is a study.
+            for e in entries.values_mut() {
+                if e.auc_ci_unit.is_some() {
+                    e.auc_ci_unit = Some(ResampleUnit::Study);
+                }
+            }
+            Some(entries)
         } else {
             None
         };
@@ -219,23 +304,27 @@ impl Report {
     /// CSV with one row per level × category.
     pub fn to_csv(&self) -> String {
         let mut s = String::from(
-            "level,category,n_normal,n_abnormal,auc,auc_ci_low,auc_ci_high,ap,youden_threshold,sensitivity,specificity,error\n",
+            "level,category,n_normal,n_abnormal,auc,auc_ci_low,auc_ci_high,auc_ci_unit,ap,in_sample_youden_threshold,in_sample_sensitivity,in_sample_specificity,calibrated_threshold,calibrated_sensitivity,calibrated_specificity,error\n",
         );
         let f = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
         for (level, map) in self.levels() {
             for (cat, e) in map {
                 let _ = writeln!(
                     s,
-                    "{level},{cat},{},{},{},{},{},{},{},{},{},{}",
+                    "{level},{cat},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                     e.n_normal,
                     e.n_abnormal,
                     f(e.auc),
                     f(e.auc_ci_low),
                     f(e.auc_ci_high),
+                    e.auc_ci_unit.map_or("", ResampleUnit::name),
                     f(e.ap),
-                    f(e.youden_threshold),
-                    f(e.sensitivity),
-                    f(e.specificity),
+                    f(e.in_sample_youden_threshold),
+                    f(e.in_sample_sensitivity),
+                    f(e.in_sample_specificity),
+                    f(e.calibrated_threshold),
+                    f(e.calibrated_sensitivity),
+                    f(e.calibrated_specificity),
                     e.error.as_deref().unwrap_or("").replace(',', ";")
                 );
             }
@@ -243,28 +332,50 @@ impl Report {
         s
     }
 
-    /// A Markdown table with one row per level × category.
+    /// A Markdown table with one row per level × category. The Youden columns are marked
+    /// in-sample (fitted on the reported split, optimistic); calibrated columns appear when a
+    /// calibrated threshold was given.
     pub fn to_markdown(&self) -> String {
+        let calibrated = self
+            .levels()
+            .iter()
+            .any(|(_, m)| m.values().any(|e| e.calibrated_threshold.is_some()));
         let mut s = String::from(
-            "| level | category | normal | abnormal | ROC-AUC (95% CI) | AP | sens. @ Youden | spec. @ Youden |\n|---|---|---:|---:|---|---:|---:|---:|\n",
+            "| level | category | normal | abnormal | ROC-AUC (95% CI, resampled by) | AP | sens. @ Youden (in-sample) | spec. @ Youden (in-sample) |",
         );
+        s.push_str(if calibrated {
+            " sens. @ calibrated | spec. @ calibrated |\n|---|---|---:|---:|---|---:|---:|---:|---:|---:|\n"
+        } else {
+            "\n|---|---|---:|---:|---|---:|---:|---:|\n"
+        });
         let f = |v: Option<f64>| v.map_or("–".to_string(), |x| format!("{x:.3}"));
         for (level, map) in self.levels() {
             for (cat, e) in map {
-                let auc = match (e.auc, e.auc_ci_low, e.auc_ci_high) {
-                    (Some(a), Some(l), Some(h)) => format!("{a:.3} ({l:.3}–{h:.3})"),
-                    (Some(a), _, _) => format!("{a:.3}"),
+                let auc = match (e.auc, e.auc_ci_low, e.auc_ci_high, e.auc_ci_unit) {
+                    (Some(a), Some(l), Some(h), Some(u)) => {
+                        format!("{a:.3} ({l:.3}–{h:.3}, {})", u.name())
+                    }
+                    (Some(a), _, _, _) => format!("{a:.3}"),
                     _ => format!("– ({})", e.error.as_deref().unwrap_or("undefined")),
                 };
-                let _ = writeln!(
+                let _ = write!(
                     s,
                     "| {level} | {cat} | {} | {} | {auc} | {} | {} | {} |",
                     e.n_normal,
                     e.n_abnormal,
                     f(e.ap),
-                    f(e.sensitivity),
-                    f(e.specificity)
+                    f(e.in_sample_sensitivity),
+                    f(e.in_sample_specificity)
                 );
+                if calibrated {
+                    let _ = write!(
+                        s,
+                        " {} | {} |",
+                        f(e.calibrated_sensitivity),
+                        f(e.calibrated_specificity)
+                    );
+                }
+                s.push('\n');
             }
         }
         s
@@ -329,6 +440,85 @@ mod tests {
                 .any(|l| l.starts_with("study,HAND,1,2,0.750000"))
         );
         assert!(r.to_markdown().contains("| image | HAND | 2 | 2 | 0.750 |"));
+    }
+
+    #[test]
+    fn youden_figures_are_marked_in_sample_and_calibrated_ones_use_the_given_threshold() {
+        let images = vec![
+            img("HAND", "s1", false, 0.1),
+            img("HAND", "s2", false, 0.4),
+            img("HAND", "s3", false, 0.6),
+            img("HAND", "s4", true, 0.5),
+            img("HAND", "s5", true, 0.9),
+        ];
+        let plain = ReportOptions {
+            bootstrap: 0,
+            ..Default::default()
+        };
+        let r = Report::compute(&images, &plain).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        let hand = &json["image"]["HAND"];
+        assert!(hand["in_sample_sensitivity"].is_number());
+        assert!(
+            hand.get("sensitivity").is_none(),
+            "unlabelled in-sample figure"
+        );
+        assert!(hand["calibrated_sensitivity"].is_null());
+        let md = r.to_markdown();
+        assert!(md.contains("sens. @ Youden (in-sample)"), "{md}");
+        assert!(!md.contains("calibrated"), "{md}");
+
+        // A threshold fitted elsewhere: 0.55 → normals 0.1, 0.4 below, 0.6 above; abnormal 0.9 above.
+        let cal = ReportOptions {
+            threshold: Some(0.55),
+            ..plain
+        };
+        let r = Report::compute(&images, &cal).unwrap();
+        let e = &r.image["HAND"];
+        assert_eq!(e.calibrated_threshold, Some(0.55));
+        assert_eq!(e.calibrated_sensitivity, Some(0.5));
+        assert!((e.calibrated_specificity.unwrap() - 2.0 / 3.0).abs() < 1e-12);
+        // The in-sample Youden point is at least as good as any fixed threshold.
+        let j = |s: Option<f64>, p: Option<f64>| s.unwrap() + p.unwrap();
+        assert!(
+            j(e.in_sample_sensitivity, e.in_sample_specificity)
+                >= j(e.calibrated_sensitivity, e.calibrated_specificity)
+        );
+        assert!(r.to_markdown().contains("sens. @ calibrated"));
+        assert!(r.to_csv().contains(",0.550000,0.500000,0.666667,"));
+    }
+
+    #[test]
+    fn image_level_ci_resamples_studies_when_studies_have_several_images() {
+        let mut images = Vec::new();
+        for s in 0..16 {
+            for _ in 0..3 {
+                images.push(img("HAND", &format!("s{s}"), s % 2 == 0, (s % 5) as f64));
+            }
+        }
+        let opts = ReportOptions {
+            bootstrap: 200,
+            ..Default::default()
+        };
+        let r = Report::compute(&images, &opts).unwrap();
+        assert_eq!(r.image["HAND"].auc_ci_unit, Some(ResampleUnit::Study));
+        assert_eq!(r.image[ALL].auc_ci_unit, Some(ResampleUnit::Study));
+        assert_eq!(
+            r.study.as_ref().unwrap()["HAND"].auc_ci_unit,
+            Some(ResampleUnit::Study)
+        );
+        assert!(r.to_markdown().contains(", study) |"));
+        // Without studies, images are the unit.
+        let loose: Vec<ScoredImage> = images
+            .iter()
+            .map(|i| ScoredImage {
+                study: None,
+                ..i.clone()
+            })
+            .collect();
+        let r = Report::compute(&loose, &opts).unwrap();
+        assert_eq!(r.image["HAND"].auc_ci_unit, Some(ResampleUnit::Image));
+        assert!(r.study.is_none());
     }
 
     #[test]

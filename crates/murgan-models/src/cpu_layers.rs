@@ -61,7 +61,7 @@ pub fn conv_transpose(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
         x.reshape([b, ci])
             .matmul(weight.reshape([ci, co * 16]))
             .reshape([b, co, 4, 4])
-    } else if layer.stride == [2, 2] && layer.padding == [1, 1] && stride_two(&x, false) {
+    } else if layer.stride == [2, 2] && layer.padding == [1, 1] && stride_two(&x, &weight, false) {
         stride_two_transpose(x, weight)
     } else {
         return layer.forward(x);
@@ -91,7 +91,7 @@ pub fn conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
             .reshape([b, co, 1, 1])
     } else if layer.stride == [2, 2]
         && matches!(layer.padding, PaddingConfig2d::Explicit(1, 1, 1, 1))
-        && stride_two(&x, true)
+        && stride_two(&x, &weight, true)
     {
         stride_two_conv(x, weight)
     } else {
@@ -100,15 +100,15 @@ pub fn conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     with_bias(y, layer.bias.as_ref())
 }
 
-/// Whether murgan's stride-2 kernels take `x` (compiled in with the `flex` feature, `f32`, and
-/// for a convolution's input, even sides).
+/// Whether murgan's stride-2 kernels take `x` and `weight` (compiled in with the `flex`
+/// feature, both `f32`, and for a convolution's input, even sides).
 #[cfg(feature = "flex")]
-fn stride_two(x: &Tensor<4>, high_resolution: bool) -> bool {
-    crate::cpu_kernels::supports(x, high_resolution)
+fn stride_two(x: &Tensor<4>, weight: &Tensor<4>, high_resolution: bool) -> bool {
+    crate::cpu_kernels::supports(x, weight, high_resolution)
 }
 
 #[cfg(not(feature = "flex"))]
-fn stride_two(_: &Tensor<4>, _: bool) -> bool {
+fn stride_two(_: &Tensor<4>, _: &Tensor<4>, _: bool) -> bool {
     false
 }
 
@@ -142,7 +142,18 @@ pub fn batch_norm_leaky_relu(bn: Option<&BatchNorm>, x: Tensor<4>, slope: f32) -
         && fused_activation_supported(&x)
         && bn.is_none_or(|bn| {
             let inference = !(device.is_autodiff() && bn.training.is_enabled());
-            inference && !bn.gamma.val().is_require_grad() && !bn.beta.val().is_require_grad()
+            let f32s = [
+                bn.gamma.val().dtype(),
+                bn.beta.val().dtype(),
+                bn.running_mean.value().dtype(),
+                bn.running_var.value().dtype(),
+            ]
+            .iter()
+            .all(|&d| d == burn::tensor::DType::F32);
+            inference
+                && f32s
+                && !bn.gamma.val().is_require_grad()
+                && !bn.beta.val().is_require_grad()
         });
     if !fused {
         let x = match bn {

@@ -31,7 +31,11 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::prelude::*;
-use burn::store::{ModuleSnapshot, ModuleStore, PytorchStore};
+use burn::store::{
+    FloatCastAdapter, ModuleAdapter, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter,
+    PytorchStore,
+};
+use burn::tensor::DType;
 use murgan_data::PreprocessConfig;
 
 use crate::checkpoint::{DataSummary, ModelKind, ModelMeta, SCHEMA_VERSION, Staged};
@@ -211,16 +215,20 @@ fn dim(shapes: &Shapes, key: &str, axis: usize, path: &Path) -> Result<usize> {
 /// Loads `path` into `module` under the given key renames (`(from regex, to)`), demanding
 /// that every tensor of the module is found with its shape.
 fn load<M: Module>(mut module: M, path: &Path, renames: &[(String, String)]) -> Result<M> {
-    let mut store = PytorchStore::from_file(path)
-        .map_indices_contiguous(false)
-        .allow_partial(false)
-        .validate(true);
+    let mut store = PytorchStore::from_file(path).map_indices_contiguous(false);
     for (from, to) in renames {
         store = store.with_key_remapping(from, to.clone());
     }
-    let result = module
-        .load_from(&mut store)
-        .map_err(|e| corrupt(path, format!("cannot load: {e}")))?;
+    // Every float tensor becomes f32, whatever the file stores (a `.half()` or `.bfloat16()`
+    // model's state_dict): murgan's networks and CPU kernels compute in f32.
+    let tensors: Vec<_> = store
+        .get_all_tensors()
+        .map_err(|e| corrupt(path, format!("cannot load: {e}")))?
+        .values()
+        .cloned()
+        .collect();
+    let adapter = PyTorchToBurnAdapter.chain(FloatCastAdapter::to(DType::F32));
+    let result = module.apply(tensors, None, Some(Box::new(adapter)), true);
     if !result.errors.is_empty() || !result.missing.is_empty() {
         let mut problems: Vec<String> = result.errors.iter().map(|e| e.to_string()).collect();
         problems.extend(result.missing.iter().map(|(k, _)| format!("{k} missing")));

@@ -57,6 +57,44 @@ pub struct LoadedModel {
     pub networks: Networks,
 }
 
+impl Networks {
+    /// The same networks in eval mode on the plain device: no autodiff, BatchNorm on its
+    /// running statistics. Idempotent; what scoring calls on whatever it is given.
+    pub fn valid(&self) -> Networks {
+        match self {
+            Networks::AnoGan {
+                generator,
+                discriminator,
+            } => Networks::AnoGan {
+                generator: generator.valid(),
+                discriminator: discriminator.valid(),
+            },
+            Networks::AlphaGan {
+                encoder,
+                generator,
+                discriminator,
+                code,
+            } => Networks::AlphaGan {
+                encoder: encoder.valid(),
+                generator: generator.valid(),
+                discriminator: discriminator.valid(),
+                code: code.valid(),
+            },
+            Networks::FAnoGan {
+                generator,
+                discriminator,
+                encoder,
+                kappa,
+            } => Networks::FAnoGan {
+                generator: generator.valid(),
+                discriminator: discriminator.valid(),
+                encoder: encoder.as_ref().map(Module::valid),
+                kappa: *kappa,
+            },
+        }
+    }
+}
+
 fn config<C: serde::de::DeserializeOwned>(meta: &ModelMeta, dir: &Path) -> Result<C> {
     serde_json::from_value(meta.config.clone()).map_err(|e| ModelError::CorruptCheckpoint {
         path: dir.join(checkpoint::META_FILE),

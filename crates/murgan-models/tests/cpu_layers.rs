@@ -252,3 +252,44 @@ fn transposed_convolutions_follow_weight_changes() {
         "different weights, same output"
     );
 }
+
+#[test]
+fn layers_can_be_called_from_inside_rayon_tasks() {
+    // A kernel's product runs on the thread pool; while it waits, the calling thread may run
+    // other queued rayon work — here, other layer calls that need the same thread's scratch.
+    use rayon::prelude::*;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(4)
+        .build()
+        .unwrap();
+    let conv = seeded(
+        Conv2dConfig::new([32, 64], [4, 4])
+            .with_stride([2, 2])
+            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .with_bias(false)
+            .init(&device()),
+        7,
+    )
+    .valid();
+    let convt = seeded(
+        ConvTranspose2dConfig::new([64, 32], [4, 4])
+            .with_stride([2, 2])
+            .with_padding([1, 1])
+            .with_bias(false)
+            .init(&device()),
+        8,
+    )
+    .valid();
+    // One image: one group, so each product is split over the pool (Parallelism::Rayon), and
+    // large enough that gemm does split it.
+    let x = ramp([1, 32, 64, 64], 5).inner();
+    let run = |k: usize| {
+        let y = cpu_layers::conv(&conv, x.clone().mul_scalar(1.0 + k as f32 * 0.01));
+        values(cpu_layers::conv_transpose(&convt, y))
+    };
+    let alone: Vec<Vec<f32>> = (0..16).map(run).collect();
+    let nested: Vec<Vec<f32>> = pool.install(|| (0..16).into_par_iter().map(run).collect());
+    for (k, (a, b)) in alone.iter().zip(&nested).enumerate() {
+        assert_close(&format!("call {k} inside a rayon task"), b, a);
+    }
+}

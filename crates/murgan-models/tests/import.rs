@@ -104,6 +104,38 @@ fn the_dcgan_tutorial_layout_gives_pytorchs_outputs_and_round_trips_as_a_checkpo
     check(generator, discriminator);
 }
 
+/// A `.half()` / `.bfloat16()` model's state_dict (written by scripts/make_half_fixture.py
+/// from the f32 fixture) imports as f32 networks that compute what PyTorch's f32 model does,
+/// to the precision its weights were stored with; the CPU kernels never see a non-f32 operand.
+#[test]
+fn half_precision_state_dicts_import_as_f32() {
+    let device = Device::flex();
+    let z = Tensor::<1>::from_floats(f32s("z.f32").as_slice(), &device).reshape([4, 8]);
+    for (sub, tolerance) in [("dcgan-f16", 5e-3), ("dcgan-bf16", 5e-2)] {
+        let files = import::find_files(ModelKind::AnoGan, &[fixture().join(sub)]).unwrap();
+        let imported = import::import(ModelKind::AnoGan, &files, &device).unwrap();
+        let Networks::AnoGan {
+            generator,
+            discriminator,
+        } = &imported.networks
+        else {
+            panic!("not an AnoGAN");
+        };
+        let x = generator.forward(z.clone());
+        assert_eq!(x.dtype(), burn::tensor::DType::F32, "{sub}");
+        let gx = max_abs_diff(&values(x.clone()), &f32s("g_of_z.f32"));
+        let (logit, _) = discriminator.forward(x);
+        let dx = max_abs_diff(&values(logit), &f32s("d_of_g_of_z.f32"));
+        eprintln!("{sub}: max |G(z) diff| {gx:e}, max |D(G(z)) diff| {dx:e}");
+        assert!(gx < tolerance && dx < tolerance, "{sub}: {gx} {dx}");
+        // Not the f32 file by mistake: rounding the weights shows in the outputs.
+        assert!(gx > 1e-7, "{sub}: identical to the f32 fixture");
+        let out = tempfile::tempdir().unwrap();
+        imported.write_checkpoint(out.path(), sub).unwrap();
+        assert!(load(out.path(), &device).is_ok(), "{sub}");
+    }
+}
+
 #[test]
 fn murgans_alphagan_mirrored_in_pytorch_gives_pytorchs_outputs() {
     let device = Device::flex();

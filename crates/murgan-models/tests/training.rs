@@ -212,6 +212,56 @@ fn same_seed_same_weights_and_checkpoint_round_trip() {
 }
 
 #[test]
+fn fanogan_encoder_phase_leaves_the_gan_bit_identical() {
+    // GAN phase 4 iterations (checkpoint at 4), then 4 of the encoder (checkpoint at 8).
+    let cfg = FAnoGanConfig::new(model(), train_cfg(4, 4)).with_encoder_iterations(4);
+    let out = tempfile::tempdir().unwrap();
+    let mut t = FAnoGanTrainer::new(cfg, &Device::flex()).unwrap();
+    let last = run(&mut t, &discs(16), out.path(), 4, false, &mut no_progress).unwrap();
+    let gan_end = out.path().join("checkpoints/iter-000004");
+    assert!(gan_end.is_dir() && last.ends_with("iter-000008"));
+    // Weights and BatchNorm running statistics, byte for byte.
+    for net in ["generator", "discriminator"] {
+        let file = format!("{net}.bpk");
+        let (before, after) = (
+            std::fs::read(gan_end.join(&file)).unwrap(),
+            std::fs::read(last.join(&file)).unwrap(),
+        );
+        assert!(before == after, "{net} changed in the encoder phase");
+    }
+    // ... while the encoder did train.
+    let enc = |dir: &Path| std::fs::read(dir.join("encoder.bpk")).unwrap();
+    assert!(enc(&gan_end) != enc(&last), "the encoder did not move");
+}
+
+#[test]
+fn adam_takes_pytorchs_epsilon() {
+    use burn::nn::LinearConfig;
+    use burn::optim::GradientsParams;
+    // A first Adam step moves a weight by lr·g/(|g| + ε): with PyTorch's ε = 1e-8 a gradient of
+    // 1e-7 still moves it by ≈ 0.91·lr; Burn's default ε = 1e-5 would move it by ≈ 0.01·lr.
+    let cfg = TrainConfig::new();
+    assert_eq!(cfg.epsilon, 1e-8);
+    let device = Device::flex().autodiff();
+    let linear = LinearConfig::new(4, 1).with_bias(false).init(&device);
+    let before: Vec<f32> = linear.weight.val().into_data().try_to_vec().unwrap();
+    let x = Tensor::<2>::ones([1, 4], &device);
+    let loss = linear.forward(x).sum().mul_scalar(1e-7);
+    let grads = GradientsParams::from_grads(loss.backward(), &linear);
+    let lr = 1e-3;
+    let stepped = cfg.adam().step(lr, linear, grads);
+    let after: Vec<f32> = stepped.weight.val().into_data().try_to_vec().unwrap();
+    for (b, a) in before.iter().zip(&after) {
+        let moved = f64::from(b - a) / lr;
+        assert!((0.85..0.95).contains(&moved), "moved {moved}·lr");
+    }
+    assert!(
+        TrainConfig::new().with_epsilon(0.0).validate().is_err(),
+        "ε = 0 is refused"
+    );
+}
+
+#[test]
 fn resume_continues_exactly_where_it_stopped() {
     let data = discs(16);
     let cfg = FAnoGanConfig::new(model(), train_cfg(4, 3)).with_encoder_iterations(3);

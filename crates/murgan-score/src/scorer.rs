@@ -69,6 +69,16 @@ pub struct ScoringOptions {
 }
 
 impl ScoringOptions {
+    /// Whether `self` and `other` give the same scores: the same method and, for the methods
+    /// that search latents, the same search settings (the one-pass methods ignore them).
+    pub fn scores_like(&self, other: &ScoringOptions) -> bool {
+        self.method == other.method
+            && match self.method {
+                Some(Method::Izi | Method::Reconstruction) => true,
+                Some(Method::Search | Method::IziSearch) | None => self.search == other.search,
+            }
+    }
+
     /// The settings a model was calibrated with (its threshold holds only for them), or the
     /// defaults when it has no calibration.
     pub fn for_model(meta: &murgan_models::ModelMeta) -> Self {
@@ -131,9 +141,13 @@ fn host(t: Tensor<1>) -> Vec<f64> {
 }
 
 impl Scorer {
-    /// A scorer for `networks`; fails when the method does not fit the model.
+    /// A scorer for `networks`; fails when the method does not fit the model. The networks are
+    /// put in eval mode here (BatchNorm on its running statistics, no autodiff), whatever mode
+    /// they come in, so images never affect each other's scores and scoring never changes a
+    /// model.
     pub fn new(networks: Networks, options: ScoringOptions) -> Result<Self> {
         options.search.validate()?;
+        let networks = networks.valid();
         let default = match &networks {
             Networks::AnoGan { .. } => Method::Search,
             Networks::AlphaGan { .. } => Method::Reconstruction,
@@ -193,7 +207,7 @@ impl Scorer {
     pub fn component_names(&self) -> &'static [&'static str] {
         match self.method {
             Method::Search => &["residual", "discrimination"],
-            Method::Izi => &["residual", "feature"],
+            Method::Izi => &["residual", "feature", "d", "residual_coarse"],
             Method::IziSearch => &["residual", "discrimination", "izi"],
             Method::Reconstruction => &["l1", "l2", "feature", "d", "c"],
         }
@@ -316,19 +330,40 @@ impl Scorer {
     }
 }
 
-/// f-AnoGAN's izi score.
+/// Block means of `t` (`[B, C, N, N]`) over an 8 × 8 grid of `N/8`-pixel blocks: what is left of
+/// an image at a coarse scale (mean intensity per region), without edges and texture.
+fn coarse(t: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = t.dims();
+    let (gh, gw) = (8.min(h), 8.min(w));
+    let (kh, kw) = (h / gh, w / gw);
+    t.reshape([b * c * gh, kh, gw, kw])
+        .mean_dim(3)
+        .mean_dim(1)
+        .reshape([b, c, gh, gw])
+}
+
+/// f-AnoGAN's izi score, with the discriminator's judgement and the coarse residual as
+/// extra components.
 fn izi(g: &Generator, d: &Discriminator, e: &Encoder, kappa: f64, x: Tensor<4>) -> ScoredBatch {
+    let b = x.dims()[0];
     let xh = g.forward(e.forward(x.clone()));
     let residual = host(per_image_mean((x.clone() - xh.clone()).powi_scalar(2)));
-    let feature = host(per_image_mean(
-        (d.features(x) - d.features(xh.clone())).powi_scalar(2),
+    let coarse_residual = host(per_image_mean(
+        (coarse(x.clone()) - coarse(xh.clone())).powi_scalar(2),
     ));
-    let scores = residual
-        .iter()
-        .zip(&feature)
-        .map(|(&r, &f)| Scores {
-            score: r + kappa * f,
-            components: vec![("residual".into(), r), ("feature".into(), f)],
+    let (logit, fx) = d.forward(x);
+    let feature = host(per_image_mean((fx - d.features(xh.clone())).powi_scalar(2)));
+    // An image the discriminator finds unreal has a low logit: negated, as alpha-GAN's `d`.
+    let d_score = host(logit.reshape([b]).neg());
+    let scores = (0..b)
+        .map(|i| Scores {
+            score: residual[i] + kappa * feature[i],
+            components: vec![
+                ("residual".into(), residual[i]),
+                ("feature".into(), feature[i]),
+                ("d".into(), d_score[i]),
+                ("residual_coarse".into(), coarse_residual[i]),
+            ],
         })
         .collect();
     ScoredBatch {

@@ -13,6 +13,7 @@
 //! every image starts from the same seeded latents whatever the batch, and an image that stops
 //! early is taken out of the batch. f(x) is computed once per image.
 
+use burn::module::Module;
 use burn::prelude::*;
 use murgan_models::nets::{Discriminator, Generator};
 use murgan_models::train::normal_noise;
@@ -189,7 +190,9 @@ fn gather(data: &[f32], width: usize, keep: &[usize]) -> Vec<f32> {
 /// (`[B, Z]`, e.g. an izi encoder's codes) is the first restart's starting point; the others
 /// start from seeded N(0, I) draws shared by every image.
 ///
-/// `g` and `d` must be in eval mode ([`burn::module::Module::valid`]); they stay untouched.
+/// `g` and `d` are used in eval mode whatever mode they come in ([`Module::valid`] is applied
+/// here): BatchNorm normalises with its running statistics, so images never affect each other's
+/// results, and the networks' weights and statistics stay untouched.
 pub fn latent_search(
     g: &Generator,
     d: &Discriminator,
@@ -198,6 +201,7 @@ pub fn latent_search(
     config: &SearchConfig,
 ) -> Result<SearchOutput> {
     config.validate()?;
+    let (g, d) = (&g.valid(), &d.valid());
     let device = x.device().inner();
     let x = x.inner();
     let [b, c, h, w] = x.dims();

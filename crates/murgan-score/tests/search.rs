@@ -25,6 +25,21 @@ fn shape() -> DcganConfig {
 /// generator almost blind to its latent, which would make the search trivially flat.
 struct Amplify(f32);
 
+/// Multiplies every weight matrix of a fully connected network (the code discriminator), so
+/// that its logits differ visibly between images.
+struct AmplifyLinear(f32);
+
+impl ModuleMapper for AmplifyLinear {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if D == 2 {
+            let k = self.0;
+            param.map(|t| t.mul_scalar(k))
+        } else {
+            param
+        }
+    }
+}
+
 impl ModuleMapper for Amplify {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         if D == 4 {
@@ -66,6 +81,17 @@ fn tensor(imgs: &[Vec<f32>], device: &Device) -> Tensor<4> {
     )
 }
 
+/// The search's result for `img` searched on its own.
+fn search_alone(
+    g: &Generator,
+    d: &Discriminator,
+    img: &[f32],
+    config: &SearchConfig,
+) -> murgan_score::SearchResult {
+    let x = tensor(&[img.to_vec()], &Device::flex());
+    latent_search(g, d, x, None, config).unwrap().results[0]
+}
+
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-4 * a.abs().max(b.abs()).max(1.0)
 }
@@ -90,15 +116,7 @@ fn batched_search_equals_searching_each_image_alone() {
         let reversed: Vec<Vec<f32>> = imgs.iter().rev().cloned().collect();
         let rev = latent_search(&g, &d, tensor(&reversed, &device), None, &config).unwrap();
         for (i, img) in imgs.iter().enumerate() {
-            let alone = latent_search(
-                &g,
-                &d,
-                tensor(std::slice::from_ref(img), &device),
-                None,
-                &config,
-            )
-            .unwrap()
-            .results[0];
+            let alone = search_alone(&g, &d, img, &config);
             let together = batch.results[i];
             for r in [together, rev.results[3 - i]] {
                 assert!(close(r.score, alone.score), "image {i}: {r:?} vs {alone:?}");
@@ -108,6 +126,74 @@ fn batched_search_equals_searching_each_image_alone() {
             }
         }
     }
+}
+
+/// Eval-mode outputs of G and D on fixed inputs: they change if the running statistics do.
+fn eval_outputs(g: &Generator, d: &Discriminator) -> Vec<f32> {
+    let device = Device::flex();
+    let z = Tensor::<2>::from_data(
+        TensorData::new((0..16).map(|i| (i as f32 * 0.37).sin()).collect(), [2, 8]),
+        &device,
+    );
+    let (g, d) = (g.valid(), d.valid());
+    let x = g.forward(z);
+    let (logit, _) = d.forward(x.clone());
+    let mut v: Vec<f32> = x.into_data().convert::<f32>().try_into_vec().unwrap();
+    v.extend(
+        logit
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap(),
+    );
+    v
+}
+
+#[test]
+fn training_mode_networks_are_searched_and_scored_in_eval_mode() {
+    // Networks as a trainer holds them: on the autodiff device, BatchNorm in training mode.
+    let ad = Device::flex().autodiff();
+    let s = shape();
+    let g = seeded(s.init_generator(&ad).unwrap(), 1).map(&mut Amplify(25.0));
+    let d = seeded(s.init_discriminator(&ad).unwrap(), 2).map(&mut Amplify(25.0));
+    let before = eval_outputs(&g, &d);
+    let device = Device::flex();
+    let imgs = images(3);
+    let config = SearchConfig::default().with_iterations(15);
+    let batch = latent_search(&g, &d, tensor(&imgs, &device), None, &config).unwrap();
+    // Batch statistics would make each image's result depend on the others.
+    for (i, img) in imgs.iter().enumerate() {
+        let alone = search_alone(&g, &d, img, &config);
+        assert!(
+            close(batch.results[i].score, alone.score),
+            "image {i}: {:?} vs {alone:?}",
+            batch.results[i]
+        );
+    }
+    // The same results as with the networks put in eval mode by the caller.
+    let (gv, dv) = (g.valid(), d.valid());
+    let eval = latent_search(&gv, &dv, tensor(&imgs, &device), None, &config).unwrap();
+    for (a, b) in batch.results.iter().zip(&eval.results) {
+        assert!(close(a.score, b.score), "{a:?} vs {b:?}");
+    }
+
+    // The Scorer, given training-mode networks, scores images independently as well.
+    let scorer = Scorer::new(
+        Networks::AnoGan {
+            generator: g.clone(),
+            discriminator: d.clone(),
+        },
+        ScoringOptions {
+            method: None,
+            search: config.clone(),
+        },
+    )
+    .unwrap();
+    let together = scorer.score(tensor(&imgs, &device)).unwrap().scores;
+    let first = scorer.score(tensor(&imgs[..1], &device)).unwrap().scores;
+    assert!(close(together[0].score, first[0].score));
+    // Nothing wrote new running statistics into the networks.
+    assert_eq!(eval_outputs(&g, &d), before);
 }
 
 #[test]
@@ -218,9 +304,44 @@ fn scorers_report_their_components_with_fixed_directions() {
     let scorer = Scorer::new(fano.clone(), ScoringOptions::default()).unwrap();
     assert_eq!(scorer.method(), Method::Izi);
     let out = scorer.score(x.clone()).unwrap();
-    for sc in &out.scores {
+    let (logit, _) = d.forward(x.clone());
+    let logit: Vec<f32> = logit.into_data().convert::<f32>().try_into_vec().unwrap();
+    let xs: Vec<f32> = x
+        .clone()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec()
+        .unwrap();
+    let xh: Vec<f32> = out
+        .reconstructions
+        .clone()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec()
+        .unwrap();
+    for (i, sc) in out.scores.iter().enumerate() {
         let (r, f) = (sc.get("residual").unwrap(), sc.get("feature").unwrap());
         assert!(close(sc.score, r + 2.0 * f), "{sc:?}");
+        assert!(close(sc.get("d").unwrap(), -f64::from(logit[i])));
+        // 8 × 8 blocks of 2 × 2 pixels at N = 16.
+        let block = |v: &[f32], by: usize, bx: usize| {
+            let at = |y: usize, x: usize| f64::from(v[i * N * N + y * N + x]);
+            (at(2 * by, 2 * bx)
+                + at(2 * by, 2 * bx + 1)
+                + at(2 * by + 1, 2 * bx)
+                + at(2 * by + 1, 2 * bx + 1))
+                / 4.0
+        };
+        let mut coarse = 0.0;
+        for by in 0..8 {
+            for bx in 0..8 {
+                coarse += (block(&xs, by, bx) - block(&xh, by, bx)).powi(2) / 64.0;
+            }
+        }
+        assert!(
+            close(sc.get("residual_coarse").unwrap(), coarse),
+            "{sc:?} vs {coarse}"
+        );
     }
     // Scoring is deterministic.
     assert_eq!(scorer.score(x.clone()).unwrap().scores, out.scores);
@@ -260,18 +381,48 @@ fn scorers_report_their_components_with_fixed_directions() {
                 .unwrap(),
             4,
         )
+        .map(&mut AmplifyLinear(100.0))
         .valid(),
     };
-    let scorer = Scorer::new(alpha, ScoringOptions::default()).unwrap();
+    let scorer = Scorer::new(alpha.clone(), ScoringOptions::default()).unwrap();
     assert_eq!(scorer.component_names(), ["l1", "l2", "feature", "d", "c"]);
     let out = scorer.score(x.clone()).unwrap();
+    // Every component recomputed from the networks: L1 and L2 per image, D and C negated.
+    let Networks::AlphaGan { encoder, code, .. } = &alpha else {
+        unreachable!()
+    };
+    let host = |t: Tensor<1>| -> Vec<f64> {
+        let v: Vec<f32> = t.into_data().convert::<f32>().try_into_vec().unwrap();
+        v.into_iter().map(f64::from).collect()
+    };
+    let z = encoder.forward(x.clone());
+    let diff = (x.clone() - g.forward(z.clone())).flatten::<2>(1, 3);
+    let l1 = host(diff.clone().abs().mean_dim(1).reshape([2]));
+    let l2 = host(diff.powi_scalar(2).mean_dim(1).reshape([2]));
     let (logit, _) = d.forward(x.clone());
-    let logit: Vec<f32> = logit.into_data().convert::<f32>().try_into_vec().unwrap();
-    for (sc, l) in out.scores.iter().zip(logit) {
+    let logit = host(logit);
+    let c_logit = host(code.forward(z));
+    for (i, sc) in out.scores.iter().enumerate() {
         assert_eq!(sc.score, sc.get("l1").unwrap());
-        assert!(close(sc.get("d").unwrap(), -(l as f64)));
-        assert!(sc.get("l2").unwrap() <= sc.get("l1").unwrap() * 2.0);
+        assert!(
+            close(sc.get("l1").unwrap(), l1[i]),
+            "{sc:?} vs L1 {}",
+            l1[i]
+        );
+        assert!(
+            close(sc.get("l2").unwrap(), l2[i]),
+            "{sc:?} vs L2 {}",
+            l2[i]
+        );
+        // A code the code discriminator finds prior-like (high logit) is normal: low score.
+        assert!(close(sc.get("d").unwrap(), -logit[i]));
+        assert!(close(sc.get("c").unwrap(), -c_logit[i]));
     }
+    // The two images differ, so a swapped or constant component would show.
+    assert!((l1[0] - l1[1]).abs() > 1e-6, "{l1:?}");
+    // Large enough that a flipped sign would exceed `close`'s tolerance.
+    assert!((c_logit[0] - c_logit[1]).abs() > 1e-3, "{c_logit:?}");
+    assert!(c_logit.iter().all(|c| c.abs() > 1e-3), "{c_logit:?}");
 
     // Wrong method, untrained encoder, wrong image size: clear errors.
     let ano = Networks::AnoGan {

@@ -58,7 +58,7 @@ async fn endpoints_answer_and_user_mistakes_get_json_errors() {
     assert_eq!(models[0]["kind"], "fanogan");
     assert_eq!(
         models[0]["components"],
-        serde_json::json!(["residual", "feature"])
+        serde_json::json!(["residual", "feature", "d", "residual_coarse"])
     );
 
     // A raw PNG body, the only model: a score, its parts, pictures, no verdict (uncalibrated).

@@ -38,21 +38,25 @@ thread_local! {
 
 /// Runs `f` with this thread's three scratch buffers, `lengths` values long. Their contents
 /// are left over from earlier calls: `f` must write every value it reads.
+///
+/// The buffers are taken out of the thread-local for the call, not borrowed: while `f`'s
+/// product runs on the thread pool, this thread may pick up other rayon work, which can be
+/// another kernel call wanting scratch. That call then finds empty buffers and grows its own.
 fn with_scratch<R>(lengths: [usize; 3], f: impl FnOnce([&mut [f32]; 3]) -> R) -> R {
-    SCRATCH.with(|scratch| {
-        let mut scratch = scratch.borrow_mut();
-        let [a, b, c] = &mut *scratch;
-        for (buffer, &length) in [&mut *a, &mut *b, &mut *c].into_iter().zip(&lengths) {
-            if buffer.len() < length {
-                buffer.resize(length, 0.0);
-            }
+    let mut buffers = SCRATCH.with(|scratch| std::mem::take(&mut *scratch.borrow_mut()));
+    for (buffer, &length) in buffers.iter_mut().zip(&lengths) {
+        if buffer.len() < length {
+            buffer.resize(length, 0.0);
         }
-        f([
-            &mut a[..lengths[0]],
-            &mut b[..lengths[1]],
-            &mut c[..lengths[2]],
-        ])
-    })
+    }
+    let [a, b, c] = &mut buffers;
+    let result = f([
+        &mut a[..lengths[0]],
+        &mut b[..lengths[1]],
+        &mut c[..lengths[2]],
+    ]);
+    SCRATCH.with(|scratch| *scratch.borrow_mut() = buffers);
+    result
 }
 
 /// Output pixels per product: small enough that a group's unfolded input stays in the
@@ -542,6 +546,25 @@ fn phase_cols(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scratch_can_be_asked_for_again_while_in_use() {
+        // What happens when a thread waiting for a product's rayon tasks picks up another
+        // kernel call: a second request for scratch on the same thread, inside the first.
+        let outer = with_scratch([8, 0, 0], |[a, _, _]| {
+            a.fill(1.0);
+            let inner = with_scratch([16, 4, 0], |[b, c, _]| {
+                b.fill(2.0);
+                c.fill(3.0);
+                b.iter().sum::<f32>() + c.iter().sum::<f32>()
+            });
+            // The inner call had buffers of its own: the outer ones are intact.
+            inner + a.iter().sum::<f32>()
+        });
+        assert_eq!(outer, 32.0 + 12.0 + 8.0);
+        // And scratch is still there afterwards, at least as large as asked.
+        with_scratch([8, 0, 0], |[a, _, _]| assert_eq!(a.len(), 8));
+    }
 
     fn values(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed;

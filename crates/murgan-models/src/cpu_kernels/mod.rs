@@ -295,16 +295,16 @@ where
     }
 }
 
-/// Whether [`conv`] and [`conv_transpose`] can take `x`: `f32`, with a map whose
-/// high-resolution side is exactly twice the low-resolution one.
-pub(crate) fn supports(x: &Tensor<4>, high_resolution: bool) -> bool {
+/// Whether [`conv`] and [`conv_transpose`] can take `x` with `weight`: both `f32`, with a map
+/// whose high-resolution side is exactly twice the low-resolution one.
+pub(crate) fn supports(x: &Tensor<4>, weight: &Tensor<4>, high_resolution: bool) -> bool {
     let [_, _, h, w] = x.dims();
     let sides = if high_resolution {
         h >= 2 && w >= 2 && h % 2 == 0 && w % 2 == 0
     } else {
         h >= 1 && w >= 1
     };
-    sides && x.dtype() == DType::F32
+    sides && x.dtype() == DType::F32 && weight.dtype() == DType::F32
 }
 
 /// `LeakyReLU(x · scale[c] + shift[c])` with negative slope `slope` (ReLU for 0), `x`

@@ -145,6 +145,58 @@ impl AlphaGanTrainer {
     }
 }
 
+/// The three losses of one iteration. Each is its own graph; an update takes from it the
+/// gradients of the networks it trains only, and the inputs of the discriminators' losses are
+/// detached, so their gradients never reach E or G.
+struct Losses {
+    /// E and G: λ·‖x − x̂‖₁ + BCE(D(x̂), real) + BCE(D(x̃), real) + BCE(C(ẑ), prior).
+    ge: Tensor<1>,
+    /// D: BCE(D(x), real) + BCE(D(x̂), fake) + BCE(D(x̃), fake).
+    d: Tensor<1>,
+    /// C: BCE(C(z), prior) + BCE(C(ẑ), encoded).
+    c: Tensor<1>,
+    /// The L1 reconstruction error.
+    rec: Tensor<1>,
+    /// D's mean probability of "real" on the real batch.
+    acc_real: Tensor<1>,
+}
+
+impl AlphaGanTrainer {
+    /// Every loss of an iteration on the batch `x` with prior draws `z`, computed with the
+    /// networks as they are (the order of the forward passes is the order of the updates').
+    fn losses(&self, x: Tensor<4>, z: Tensor<2>) -> Losses {
+        // Encoder and generator.
+        let z_enc = self.encoder.forward(x.clone());
+        let x_rec = self.generator.forward(z_enc.clone());
+        let x_gen = self.generator.forward(z.clone());
+        let rec = (x.clone() - x_rec.clone()).abs().mean();
+        let (d_rec, _) = self.discriminator.forward(x_rec.clone());
+        let (d_gen, _) = self.discriminator.forward(x_gen.clone());
+        let ge = rec.clone() * self.config.lambda
+            + bce_logits(d_rec, true)
+            + bce_logits(d_gen, true)
+            + bce_logits(self.code.forward(z_enc.clone()), true);
+
+        // Image discriminator: real vs reconstructed and sampled.
+        let (d_real, _) = self.discriminator.forward(x);
+        let (d_rec, _) = self.discriminator.forward(x_rec.detach());
+        let (d_gen, _) = self.discriminator.forward(x_gen.detach());
+        let acc_real = burn::tensor::activation::sigmoid(d_real.clone()).mean();
+        let d = bce_logits(d_real, true) + bce_logits(d_rec, false) + bce_logits(d_gen, false);
+
+        // Code discriminator: prior vs encoded codes.
+        let c = bce_logits(self.code.forward(z), true)
+            + bce_logits(self.code.forward(z_enc.detach()), false);
+        Losses {
+            ge,
+            d,
+            c,
+            rec,
+            acc_real,
+        }
+    }
+}
+
 impl Trainer for AlphaGanTrainer {
     fn kind(&self) -> ModelKind {
         ModelKind::AlphaGan
@@ -175,37 +227,17 @@ impl Trainer for AlphaGanTrainer {
             &self.device,
         );
 
-        // Encoder and generator.
-        let z_enc = self.encoder.forward(x.clone());
-        let x_rec = self.generator.forward(z_enc.clone());
-        let x_gen = self.generator.forward(z.clone());
-        let rec = (x.clone() - x_rec.clone()).abs().mean();
-        let (d_rec, _) = self.discriminator.forward(x_rec.clone());
-        let (d_gen, _) = self.discriminator.forward(x_gen.clone());
-        let loss_ge = rec.clone() * self.config.lambda
-            + bce_logits(d_rec, true)
-            + bce_logits(d_gen, true)
-            + bce_logits(self.code.forward(z_enc.clone()), true);
-        let mut grads = loss_ge.backward();
+        let l = self.losses(x, z);
+        let mut grads = l.ge.backward();
         let ge = GradientsParams::from_module(&mut grads, &self.encoder);
         let gg = GradientsParams::from_module(&mut grads, &self.generator);
         self.encoder = self.opt_e.step(t.lr, self.encoder.clone(), ge);
         self.generator = self.opt_g.step(t.lr, self.generator.clone(), gg);
-
-        // Image discriminator: real vs reconstructed and sampled.
-        let (d_real, _) = self.discriminator.forward(x);
-        let (d_rec, _) = self.discriminator.forward(x_rec.detach());
-        let (d_gen, _) = self.discriminator.forward(x_gen.detach());
-        let acc_real = burn::tensor::activation::sigmoid(d_real.clone()).mean();
-        let loss_d = bce_logits(d_real, true) + bce_logits(d_rec, false) + bce_logits(d_gen, false);
-        let gd = GradientsParams::from_grads(loss_d.backward(), &self.discriminator);
+        let gd = GradientsParams::from_grads(l.d.backward(), &self.discriminator);
         self.discriminator = self.opt_d.step(t.lr, self.discriminator.clone(), gd);
-
-        // Code discriminator: prior vs encoded codes.
-        let loss_c = bce_logits(self.code.forward(z), true)
-            + bce_logits(self.code.forward(z_enc.detach()), false);
-        let gc = GradientsParams::from_grads(loss_c.backward(), &self.code);
+        let gc = GradientsParams::from_grads(l.c.backward(), &self.code);
         self.code = self.opt_c.step(t.lr, self.code.clone(), gc);
+        let (rec, loss_ge, loss_d, loss_c, acc_real) = (l.rec, l.ge, l.d, l.c, l.acc_real);
 
         Ok(vec![
             ("rec_l1", scalar(rec, it, "rec_l1")?),
@@ -252,5 +284,44 @@ impl Trainer for AlphaGanTrainer {
         self.opt_d = checkpoint::load_optimizer(dir, "discriminator", t.adam())?;
         self.opt_c = checkpoint::load_optimizer(dir, "code_discriminator", t.adam())?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Which of the four networks a loss's gradients reach.
+    fn reached(t: &AlphaGanTrainer, loss: Tensor<1>) -> [bool; 4] {
+        let mut g = loss.backward();
+        [
+            !GradientsParams::from_module(&mut g, &t.encoder).is_empty(),
+            !GradientsParams::from_module(&mut g, &t.generator).is_empty(),
+            !GradientsParams::from_module(&mut g, &t.discriminator).is_empty(),
+            !GradientsParams::from_module(&mut g, &t.code).is_empty(),
+        ]
+    }
+
+    #[test]
+    fn each_loss_reaches_the_networks_it_trains() {
+        let model = DcganConfig::new()
+            .with_image_size(16)
+            .with_latent_dim(4)
+            .with_gen_width(2)
+            .with_disc_width(2);
+        let code = CodeDiscriminatorConfig::new()
+            .with_latent_dim(4)
+            .with_hidden(4);
+        let config = AlphaGanConfig::new(model, TrainConfig::new().with_batch_size(3), code);
+        let t = AlphaGanTrainer::new(config, &Device::flex()).unwrap_or_else(|e| panic!("{e}"));
+        let x = Tensor::<4>::ones([3, 1, 16, 16], &t.device).mul_scalar(0.3);
+        let z = normal_noise(1, 0, 0, 3, 4, &t.device);
+        let l = t.losses(x, z);
+        // E and G's loss depends on all four networks (D and C judge its outputs), but only E's
+        // and G's gradients are taken from it (checked by `step`).
+        assert_eq!(reached(&t, l.ge), [true, true, true, true]);
+        // The discriminators' losses see detached reconstructions, samples and codes.
+        assert_eq!(reached(&t, l.d), [false, false, true, false]);
+        assert_eq!(reached(&t, l.c), [false, false, false, true]);
     }
 }

@@ -68,6 +68,30 @@ pub(super) fn dcgan_step(
     ])
 }
 
+/// After the GAN's last iteration (`iteration + 1 == t.iterations`), refreshes `d`'s BatchNorm
+/// running statistics on real images when `t.bn_refresh_batches > 0` (see [`TrainConfig`]).
+/// Done inside the last step, so the final checkpoint holds the refreshed statistics and a
+/// later phase (f-AnoGAN's encoder) never changes D.
+pub(super) fn finish_gan(
+    d: &Discriminator,
+    t: &TrainConfig,
+    iteration: usize,
+    data: &TrainingSet,
+    device: &Device,
+) {
+    if iteration + 1 == t.iterations && t.bn_refresh_batches > 0 {
+        super::refresh_running_stats(
+            |x| {
+                let _ = d.forward(x);
+            },
+            data,
+            t.bn_refresh_batches,
+            t,
+            device,
+        );
+    }
+}
+
 /// Images of a `[B, 1, N, N]` tensor as vectors.
 pub(super) fn to_images(t: Tensor<4>) -> Vec<Vec<f32>> {
     let [b, _, h, w] = t.dims();
@@ -180,7 +204,7 @@ impl Trainer for AnoGanTrainer {
             self.config.model.latent_dim,
             &self.device,
         );
-        dcgan_step(
+        let losses = dcgan_step(
             &mut self.generator,
             &mut self.discriminator,
             &mut self.opt_g,
@@ -189,7 +213,9 @@ impl Trainer for AnoGanTrainer {
             z,
             t.lr,
             iteration,
-        )
+        )?;
+        finish_gan(&self.discriminator, t, iteration, data, &self.device);
+        Ok(losses)
     }
 
     fn save(&self, staged: &mut Staged, data: &TrainingSet) -> Result<()> {

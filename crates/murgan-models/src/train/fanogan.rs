@@ -11,7 +11,7 @@ use std::path::Path;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
-use super::anogan::{dcgan_step, write_samples};
+use super::anogan::{dcgan_step, finish_gan, write_samples};
 use super::{TrainConfig, Trainer, TrainingSet, normal_noise, scalar, to_json};
 use crate::checkpoint::{self, ModelKind, Staged};
 use crate::init::seeded;
@@ -165,7 +165,7 @@ impl Trainer for FAnoGanTrainer {
             self.config.model.latent_dim,
             &self.device,
         );
-        dcgan_step(
+        let losses = dcgan_step(
             &mut self.generator,
             &mut self.discriminator,
             &mut self.opt_g,
@@ -174,7 +174,9 @@ impl Trainer for FAnoGanTrainer {
             z,
             t.lr,
             it,
-        )
+        )?;
+        finish_gan(&self.discriminator, t, it, data, &self.device);
+        Ok(losses)
     }
 
     fn save(&self, staged: &mut Staged, data: &TrainingSet) -> Result<()> {

@@ -48,12 +48,21 @@ pub struct TrainConfig {
     /// Adam β₂.
     #[config(default = 0.999)]
     pub beta2: f64,
+    /// Adam ε, PyTorch's default (Burn's own default is 1e-5, which damps small gradients).
+    #[config(default = 1e-8)]
+    pub epsilon: f64,
     /// Seed of initialisation, batches and noise.
     #[config(default = 0)]
     pub seed: u64,
     /// Write a checkpoint every this many iterations (and at the end).
     #[config(default = 500)]
     pub checkpoint_every: usize,
+    /// After the last GAN iteration, run the image discriminator over this many batches of real
+    /// training images (nothing trained) so that its BatchNorm running statistics, which eval
+    /// mode uses at scoring time, describe real images rather than the mostly generated batches
+    /// of training. 0: off.
+    #[config(default = 0)]
+    pub bn_refresh_batches: usize,
 }
 
 impl TrainConfig {
@@ -70,14 +79,21 @@ impl TrainConfig {
                 self.lr
             )));
         }
+        if !(self.epsilon > 0.0 && self.epsilon.is_finite()) {
+            return Err(ModelError::InvalidConfig(format!(
+                "Adam epsilon {}",
+                self.epsilon
+            )));
+        }
         Ok(())
     }
 
-    /// Adam with this config's learning-rate betas.
+    /// Adam with this config's betas and ε.
     pub fn adam(&self) -> burn::optim::ModuleOptimizer {
         burn::optim::AdamConfig::new()
             .with_beta_1(self.beta1 as f32)
             .with_beta_2(self.beta2 as f32)
+            .with_epsilon(self.epsilon as f32)
             .init()
     }
 }
@@ -192,6 +208,24 @@ impl TrainingSet {
             TensorData::new(data, [indices.len(), 1, self.size, self.size]),
             device,
         )
+    }
+}
+
+/// Runs `forward` (a network in training mode on the autodiff device) over `batches` seeded
+/// batches of real training images, so that its BatchNorm running statistics (momentum 0.1)
+/// come from real images: after 64 batches what came before weighs 0.9⁶⁴ ≈ 0.1 %. Nothing is
+/// trained; the batches are drawn apart from the training batches.
+pub(crate) fn refresh_running_stats(
+    forward: impl Fn(Tensor<4>),
+    data: &TrainingSet,
+    batches: usize,
+    train: &TrainConfig,
+    device: &Device,
+) {
+    let seed = murgan_data::pipeline::item_seed(train.seed, 0xb17);
+    for k in 0..batches {
+        let idx = data.batch_indices(k, train.batch_size, seed);
+        forward(data.tensor(&idx, device));
     }
 }
 

@@ -26,6 +26,10 @@ pub struct Preset {
     pub lr: f64,
     /// Checkpoint interval.
     pub checkpoint_every: usize,
+    /// Real batches that refresh the discriminator's BatchNorm statistics after the GAN's last
+    /// iteration (0: off; see [`TrainConfig::bn_refresh_batches`]).
+    #[config(default = 0)]
+    pub bn_refresh_batches: usize,
 }
 
 impl Preset {
@@ -42,6 +46,7 @@ impl Preset {
             encoder_iterations: 500,
             lr: 2e-4,
             checkpoint_every: 250,
+            bn_refresh_batches: 0,
         }
     }
 
@@ -57,6 +62,7 @@ impl Preset {
             encoder_iterations: 10_000,
             lr: 1e-4,
             checkpoint_every: 1000,
+            bn_refresh_batches: 0,
         }
     }
 
@@ -87,6 +93,7 @@ impl Preset {
             .with_iterations(self.iterations)
             .with_lr(self.lr)
             .with_checkpoint_every(self.checkpoint_every)
+            .with_bn_refresh_batches(self.bn_refresh_batches)
             .with_seed(seed)
     }
 }
