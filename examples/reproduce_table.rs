@@ -397,6 +397,7 @@ fn run_category(
     let with = |method| ScoringOptions {
         method: Some(method),
         search: settings.search.clone(),
+        main: None,
     };
     let detectors = [
         (

@@ -35,8 +35,9 @@ pub struct TrainArgs {
     /// Output folder: checkpoints/, losses.csv, losses.png.
     #[arg(long)]
     out: PathBuf,
-    /// Settings to start from: quick (minutes on a 2-core CPU) or paper (the original study's,
-    /// for a GPU). Each option below overrides its part.
+    /// Settings to start from: quick (minutes on a 2-core CPU), xray (recommended for real
+    /// radiographs: at most 30 minutes a model on a 2-core CPU), xray-gpu, or paper (the
+    /// original study's, for a GPU). Each option below overrides its part.
     #[arg(long, default_value = "quick")]
     preset: String,
     /// Side N of the N×N network input (a power of two ≥ 16).
@@ -69,7 +70,7 @@ pub struct TrainArgs {
     /// alpha-GAN image discriminator: dcgan or patch.
     #[arg(long, default_value = "dcgan")]
     discriminator: String,
-    /// Histogram-equalise images.
+    /// Histogram-equalise images (the xray presets always do).
     #[arg(long)]
     equalize: bool,
     /// After the GAN's last iteration, refresh the discriminator's BatchNorm statistics on this
@@ -99,10 +100,11 @@ fn settings(a: &TrainArgs) -> Result<Preset> {
     p.latent_dim = a.latent.unwrap_or(p.latent_dim);
     p.width = a.width.unwrap_or(p.width);
     p.bn_refresh_batches = a.bn_refresh.unwrap_or(p.bn_refresh_batches);
+    p.equalize |= a.equalize;
     Ok(p)
 }
 
-fn training_set(a: &TrainArgs, image_size: usize) -> Result<TrainingSet> {
+fn training_set(a: &TrainArgs, image_size: usize, equalize: bool) -> Result<TrainingSet> {
     let format: Format = a.format.parse()?;
     let classes = ClassMap::from_lists(&a.normal, &[]);
     let set = data::open(&a.data, format, classes.as_ref())
@@ -117,7 +119,7 @@ fn training_set(a: &TrainArgs, image_size: usize) -> Result<TrainingSet> {
         bail!("{}: no normal training images match", a.data.display());
     }
     let size = u32::try_from(image_size).context("image size")?;
-    let mut loader = Loader::new(PreprocessConfig::new(size).with_equalize(a.equalize));
+    let mut loader = Loader::new(PreprocessConfig::new(size).with_equalize(equalize));
     if let Some(dir) = &a.cache {
         loader = loader.with_cache(data::Cache::new(dir)?);
     }
@@ -177,9 +179,12 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let kind: ModelKind = a.model.parse()?;
     let device = murgan_core::device(a.device.as_deref())?;
     let p = settings(&a)?;
-    let data = training_set(&a, p.image_size)?;
+    let data = training_set(&a, p.image_size, p.equalize)?;
     let every = p.checkpoint_every;
-    let (model, train) = (p.model(), p.train(a.seed));
+    let (model, train) = (
+        p.model(),
+        p.train(a.seed).with_main_score(p.main_score(kind)),
+    );
     match kind {
         ModelKind::AnoGan => drive(
             AnoGanTrainer::new(AnoGanConfig::new(model, train), &device)?,

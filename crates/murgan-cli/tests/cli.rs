@@ -538,6 +538,77 @@ fn score_evaluate_and_calibrate_a_trained_model() {
 }
 
 #[test]
+fn the_xray_preset_equalises_and_declares_the_discriminator_score_main() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, run) = (tmp.path().join("MURA-v1.1"), tmp.path().join("run"));
+    let ok = |o: &Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    ok(&murgan(&[
+        "synth",
+        "--out",
+        p(tmp.path()),
+        "--per-category",
+        "8",
+        "--image-size",
+        "48",
+        "--categories",
+        "HAND",
+    ]));
+    ok(&murgan(&[
+        "train",
+        "--model",
+        "fanogan",
+        "--preset",
+        "xray",
+        "--data",
+        p(&data),
+        "--out",
+        p(&run),
+        "--image-size",
+        "16",
+        "--iterations",
+        "3",
+        "--encoder-iterations",
+        "3",
+        "--batch-size",
+        "8",
+        "--width",
+        "4",
+        "--latent",
+        "8",
+        "--bn-refresh",
+        "2",
+    ]));
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(run.join("checkpoints/iter-000006/model.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["main_score"], "d");
+    assert_eq!(meta["preprocess"]["equalize"], true);
+    assert_eq!(meta["config"]["train"]["bn_refresh_batches"], 2);
+    let eval = stdout_json(&murgan(&[
+        "evaluate",
+        "--model",
+        p(&run),
+        "--data",
+        p(&data),
+        "--json",
+        "--bootstrap",
+        "0",
+    ]));
+    // The main score is the discriminator's; f-AnoGAN's izi score is reported beside it.
+    assert_eq!(
+        eval["score"]["image"]["ALL"]["auc"],
+        eval["components"]["d"]["image"]["ALL"]["auc"]
+    );
+    assert!(
+        eval["components"]["izi"]["image"]["ALL"]["auc"].is_number(),
+        "{eval}"
+    );
+}
+
+#[test]
 fn serve_without_models_refuses_to_start_and_says_how_to_get_one() {
     let tmp = tempfile::tempdir().unwrap();
     let out = murgan(&["serve", "--models", p(tmp.path()), "--addr", "127.0.0.1:0"]);

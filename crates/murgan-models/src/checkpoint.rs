@@ -110,6 +110,10 @@ pub struct ModelMeta {
     /// The anomaly threshold fitted on normal images, when the model has been calibrated.
     #[serde(default)]
     pub calibration: Option<Calibration>,
+    /// The score component declared, at training time, to be this model's main anomaly score
+    /// (e.g. `d` for the discriminator's judgement); `None`: its scoring method's own score.
+    #[serde(default)]
+    pub main_score: Option<String>,
 }
 
 /// An anomaly threshold fitted on normal images, and how the scores behind it were computed

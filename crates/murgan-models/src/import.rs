@@ -489,6 +489,7 @@ impl Imported {
             },
             networks: Default::default(),
             calibration: None,
+            main_score: None,
         })
     }
 }

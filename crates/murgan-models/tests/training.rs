@@ -235,6 +235,48 @@ fn fanogan_encoder_phase_leaves_the_gan_bit_identical() {
 }
 
 #[test]
+fn batch_norm_refresh_changes_only_the_discriminators_running_statistics() {
+    let data = discs(16);
+    let train = |refresh: usize| {
+        let cfg = AnoGanConfig::new(model(), train_cfg(4, 4).with_bn_refresh_batches(refresh));
+        let mut t = AnoGanTrainer::new(cfg, &Device::flex()).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        run(&mut t, &data, out.path(), 4, false, &mut no_progress).unwrap();
+        t
+    };
+    let (plain, refreshed, again) = (train(0), train(8), train(8));
+    // Nothing is trained by the refresh: G is the same, and so are D's weights (its outputs on
+    // a batch normalised by the batch's own statistics, autodiff on, training mode).
+    assert_same(
+        &outputs(&plain.generator()),
+        &outputs(&refreshed.generator()),
+        "generator",
+    );
+    let x = data.tensor(&[0, 1, 2, 3], &Device::flex());
+    let logits = |t: &AnoGanTrainer, eval: bool| -> Vec<f32> {
+        let d = t.discriminator();
+        let (l, _) = if eval {
+            d.forward(x.clone())
+        } else {
+            // Training mode: batch statistics, no running statistics involved.
+            let ad = Device::flex().autodiff();
+            let d = d.train().to_device(&ad);
+            let (l, f) = d.forward(x.clone().to_device(&ad));
+            (l.inner(), f.inner())
+        };
+        l.into_data().convert::<f32>().try_into_vec().unwrap()
+    };
+    let (a, b) = (logits(&plain, false), logits(&refreshed, false));
+    assert!(
+        a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-5),
+        "{a:?} {b:?}"
+    );
+    // ... while eval mode, which uses the running statistics, sees the refresh.
+    assert_ne!(logits(&plain, true), logits(&refreshed, true));
+    assert_eq!(logits(&refreshed, true), logits(&again, true), "seeded");
+}
+
+#[test]
 fn adam_takes_pytorchs_epsilon() {
     use burn::nn::LinearConfig;
     use burn::optim::GradientsParams;

@@ -66,6 +66,10 @@ pub struct ScoringOptions {
     pub method: Option<Method>,
     /// Latent-search settings (methods `search` and `izi-search`).
     pub search: SearchConfig,
+    /// The component that is the main score (`None`: the method's own score). The method's own
+    /// score then becomes a component named after the method (e.g. `izi`). A model declares its
+    /// main score when it is trained (`model.json`'s `main_score`), before any evaluation.
+    pub main: Option<String>,
 }
 
 impl ScoringOptions {
@@ -73,6 +77,7 @@ impl ScoringOptions {
     /// that search latents, the same search settings (the one-pass methods ignore them).
     pub fn scores_like(&self, other: &ScoringOptions) -> bool {
         self.method == other.method
+            && self.main == other.main
             && match self.method {
                 Some(Method::Izi | Method::Reconstruction) => true,
                 Some(Method::Search | Method::IziSearch) | None => self.search == other.search,
@@ -85,7 +90,10 @@ impl ScoringOptions {
         meta.calibration
             .as_ref()
             .and_then(|c| serde_json::from_value(c.scoring.clone()).ok())
-            .unwrap_or_default()
+            .unwrap_or_else(|| ScoringOptions {
+                main: meta.main_score.clone(),
+                ..Default::default()
+            })
     }
 }
 
@@ -123,6 +131,16 @@ pub struct Scorer {
     networks: Networks,
     method: Method,
     options: ScoringOptions,
+}
+
+/// The components a method computes (its own score is `Scores::score`).
+fn base_components(method: Method) -> &'static [&'static str] {
+    match method {
+        Method::Search => &["residual", "discrimination"],
+        Method::Izi => &["residual", "feature", "d", "residual_coarse"],
+        Method::IziSearch => &["residual", "discrimination", "izi"],
+        Method::Reconstruction => &["l1", "l2", "feature", "d", "c"],
+    }
 }
 
 fn per_image_mean(t: Tensor<4>) -> Tensor<1> {
@@ -178,6 +196,15 @@ impl Scorer {
                 method.name()
             )));
         }
+        if let Some(main) = &options.main
+            && !base_components(method).contains(&main.as_str())
+        {
+            return Err(ScoreError::InvalidConfig(format!(
+                "main score {main:?}: method {} has the components {}",
+                method.name(),
+                base_components(method).join(", ")
+            )));
+        }
         Ok(Self {
             networks,
             method,
@@ -203,14 +230,21 @@ impl Scorer {
         &self.networks
     }
 
-    /// The names of the components this scorer reports, in order.
+    /// The names of the components this scorer reports, in order: with a declared main
+    /// component, the method's own score comes first, under the method's name.
     pub fn component_names(&self) -> &'static [&'static str] {
-        match self.method {
-            Method::Search => &["residual", "discrimination"],
-            Method::Izi => &["residual", "feature", "d", "residual_coarse"],
-            Method::IziSearch => &["residual", "discrimination", "izi"],
-            Method::Reconstruction => &["l1", "l2", "feature", "d", "c"],
+        match (self.method, self.options.main.is_some()) {
+            (m, false) => base_components(m),
+            (Method::Search, true) => &["search", "residual", "discrimination"],
+            (Method::Izi, true) => &["izi", "residual", "feature", "d", "residual_coarse"],
+            (Method::IziSearch, true) => &["izi-search", "residual", "discrimination", "izi"],
+            (Method::Reconstruction, true) => &["l1", "l2", "feature", "d", "c"],
         }
+    }
+
+    /// The component that is the main score, if not the method's own.
+    pub fn main(&self) -> Option<&str> {
+        self.options.main.as_deref()
     }
 
     /// The side N of the N×N images the networks take.
@@ -280,6 +314,18 @@ impl Scorer {
                 )));
             }
         };
+        let mut batch = batch;
+        if let Some(main) = &self.options.main {
+            for s in &mut batch.scores {
+                let value = s.get(main).unwrap_or(f64::NAN);
+                // alpha-GAN's own score is already its `l1` component.
+                if self.method != Method::Reconstruction {
+                    s.components
+                        .insert(0, (self.method.name().to_string(), s.score));
+                }
+                s.score = value;
+            }
+        }
         for (index, s) in batch.scores.iter().enumerate() {
             for (what, value) in std::iter::once(("score", s.score))
                 .chain(s.components.iter().map(|(k, v)| (k.as_str(), *v)))

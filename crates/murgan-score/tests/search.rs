@@ -186,6 +186,7 @@ fn training_mode_networks_are_searched_and_scored_in_eval_mode() {
         ScoringOptions {
             method: None,
             search: config.clone(),
+            main: None,
         },
     )
     .unwrap();
@@ -346,10 +347,45 @@ fn scorers_report_their_components_with_fixed_directions() {
     // Scoring is deterministic.
     assert_eq!(scorer.score(x.clone()).unwrap().scores, out.scores);
 
+    // A declared main component: the score is `d`, the izi score a component named `izi`.
+    let judged = Scorer::new(
+        fano.clone(),
+        ScoringOptions {
+            main: Some("d".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        judged.component_names(),
+        ["izi", "residual", "feature", "d", "residual_coarse"]
+    );
+    let by_d = judged.score(x.clone()).unwrap();
+    for (j, plain) in by_d.scores.iter().zip(&out.scores) {
+        assert_eq!(j.score, plain.get("d").unwrap());
+        assert_eq!(j.get("izi").unwrap(), plain.score);
+        assert_eq!(j.get("residual"), plain.get("residual"));
+    }
+    // A main score the method does not compute is refused, naming what it has.
+    let err = Scorer::new(
+        fano.clone(),
+        ScoringOptions {
+            main: Some("c".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("\"c\"") && err.contains("residual_coarse"),
+        "{err}"
+    );
+
     // izi-search: the search starts at E(x); the izi score is kept as a component.
     let options = ScoringOptions {
         method: Some(Method::IziSearch),
         search: SearchConfig::default().with_iterations(10),
+        main: None,
     };
     let refined = Scorer::new(fano, options)
         .unwrap()

@@ -138,6 +138,10 @@ impl Trainer for FAnoGanTrainer {
         to_json(&self.config)
     }
 
+    fn main_score(&self) -> Option<String> {
+        self.config.train.main_score.clone()
+    }
+
     fn total_iterations(&self) -> usize {
         self.config.train.iterations + self.config.encoder_iterations
     }

@@ -63,6 +63,9 @@ pub struct TrainConfig {
     /// of training. 0: off.
     #[config(default = 0)]
     pub bn_refresh_batches: usize,
+    /// The score component declared the model's main anomaly score (written to `model.json`;
+    /// `None`: the scoring method's own score). Fixed before training, never after evaluation.
+    pub main_score: Option<String>,
 }
 
 impl TrainConfig {
@@ -288,6 +291,9 @@ pub trait Trainer {
     fn config_json(&self) -> serde_json::Value;
     /// Iterations in the whole run.
     fn total_iterations(&self) -> usize;
+
+    /// The component declared the model's main score ([`TrainConfig::main_score`]).
+    fn main_score(&self) -> Option<String>;
     /// The phase of `iteration` (0-based).
     fn phase(&self, iteration: usize) -> &'static str;
     /// Runs training iteration `iteration` (0-based); returns the named losses.
@@ -380,6 +386,7 @@ fn meta_for<T: Trainer>(trainer: &T, data: &TrainingSet, iteration: usize) -> Mo
         data: data.summary.clone(),
         networks: Default::default(),
         calibration: None,
+        main_score: trainer.main_score(),
     }
 }
 
