@@ -11,7 +11,7 @@ use murgan_core::models::ModelKind;
 use murgan_core::models::nets::CodeDiscriminatorConfig;
 use murgan_core::models::train::{
     AlphaGanConfig, AlphaGanTrainer, AnoGanConfig, AnoGanTrainer, DiscriminatorKind, FAnoGanConfig,
-    FAnoGanTrainer, Preset, Progress, Trainer, TrainingSet,
+    FAnoGanTrainer, Preset, Progress, Routing, Trainer, TrainingSet,
 };
 
 /// Arguments of `murgan train`.
@@ -70,6 +70,10 @@ pub struct TrainArgs {
     /// alpha-GAN image discriminator: dcgan or patch.
     #[arg(long, default_value = "dcgan")]
     discriminator: String,
+    /// alpha-GAN: joint (E and G share one loss, so D's verdict on reconstructions trains E
+    /// too) or paper (Rosca et al.'s separate losses: E gets the L1 and code terms only).
+    #[arg(long, default_value = "joint")]
+    routing: String,
     /// Histogram-equalise images (the xray presets always do).
     #[arg(long)]
     equalize: bool,
@@ -198,8 +202,15 @@ pub fn run(a: TrainArgs) -> Result<()> {
                 "patch" | "patchgan" => DiscriminatorKind::Patch,
                 other => bail!("--discriminator {other}: expected dcgan or patch"),
             };
+            let routing = match a.routing.to_ascii_lowercase().as_str() {
+                "joint" => Routing::Joint,
+                "paper" => Routing::Paper,
+                other => bail!("--routing {other}: expected joint or paper"),
+            };
             let code = CodeDiscriminatorConfig::new().with_latent_dim(p.latent_dim);
-            let cfg = AlphaGanConfig::new(model, train, code).with_discriminator(disc);
+            let cfg = AlphaGanConfig::new(model, train, code)
+                .with_discriminator(disc)
+                .with_routing(routing);
             drive(AlphaGanTrainer::new(cfg, &device)?, &data, &a, every)
         }
         ModelKind::FAnoGan => {

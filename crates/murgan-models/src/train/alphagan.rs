@@ -33,6 +33,18 @@ pub enum DiscriminatorKind {
     Patch,
 }
 
+/// Which networks the image discriminator's verdict on reconstructions trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Routing {
+    /// One loss for E and G: E is also updated with the gradient of BCE(D(x̂), real) through
+    /// G (murgan's original training).
+    Joint,
+    /// Rosca et al.'s separate losses: E minimises λ·‖x − x̂‖₁ + BCE(C(ẑ), prior) only, G
+    /// λ·‖x − x̂‖₁ + BCE(D(x̂), real) + BCE(D(x̃), real) (D's verdict reaches G, not E).
+    Paper,
+}
+
 /// alpha-GAN shapes and training settings.
 #[derive(Config, Debug, PartialEq)]
 pub struct AlphaGanConfig {
@@ -48,6 +60,9 @@ pub struct AlphaGanConfig {
     /// Weight λ of the L1 reconstruction term (mean over pixels).
     #[config(default = 10.0)]
     pub lambda: f64,
+    /// Which networks D's verdict on reconstructions trains.
+    #[config(default = "Routing::Joint")]
+    pub routing: Routing,
 }
 
 /// Trains an alpha-GAN.
@@ -170,7 +185,13 @@ impl AlphaGanTrainer {
         let x_rec = self.generator.forward(z_enc.clone());
         let x_gen = self.generator.forward(z.clone());
         let rec = (x.clone() - x_rec.clone()).abs().mean();
-        let (d_rec, _) = self.discriminator.forward(x_rec.clone());
+        // Paper routing: D judges a reconstruction from the detached code, so its verdict's
+        // gradient reaches G but stops before E.
+        let judged = match self.config.routing {
+            Routing::Joint => x_rec.clone(),
+            Routing::Paper => self.generator.forward(z_enc.clone().detach()),
+        };
+        let (d_rec, _) = self.discriminator.forward(judged);
         let (d_gen, _) = self.discriminator.forward(x_gen.clone());
         let ge = rec.clone() * self.config.lambda
             + bce_logits(d_rec, true)
@@ -241,6 +262,18 @@ impl Trainer for AlphaGanTrainer {
         self.discriminator = self.opt_d.step(t.lr, self.discriminator.clone(), gd);
         let gc = GradientsParams::from_grads(l.c.backward(), &self.code);
         self.code = self.opt_c.step(t.lr, self.code.clone(), gc);
+        if it + 1 == t.iterations && t.bn_refresh_batches > 0 {
+            let d = &self.discriminator;
+            super::refresh_running_stats(
+                |x| {
+                    let _ = d.forward(x);
+                },
+                data,
+                t.bn_refresh_batches,
+                &t,
+                &self.device,
+            );
+        }
         let (rec, loss_ge, loss_d, loss_c, acc_real) = (l.rec, l.ge, l.d, l.c, l.acc_real);
 
         Ok(vec![
@@ -327,5 +360,61 @@ mod tests {
         // The discriminators' losses see detached reconstructions, samples and codes.
         assert_eq!(reached(&t, l.d), [false, false, true, false]);
         assert_eq!(reached(&t, l.c), [false, false, false, true]);
+    }
+
+    /// E's gradient of a loss, as host values.
+    fn encoder_grad(t: &AlphaGanTrainer, loss: Tensor<1>) -> Vec<f32> {
+        let mut grads = loss.backward();
+        let g = GradientsParams::from_module(&mut grads, &t.encoder);
+        let mut out = Vec::new();
+        struct Collect<'a>(&'a GradientsParams, &'a mut Vec<f32>);
+        impl burn::module::ModuleVisitor for Collect<'_> {
+            fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+                if let Some(g) = self.0.get::<D>(param.id) {
+                    self.1.extend(
+                        g.into_data()
+                            .convert::<f32>()
+                            .try_to_vec::<f32>()
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+        }
+        t.encoder.visit(&mut Collect(&g, &mut out));
+        out
+    }
+
+    #[test]
+    fn paper_routing_keeps_ds_verdict_away_from_the_encoder() {
+        for (routing, same) in [(Routing::Paper, true), (Routing::Joint, false)] {
+            let model = DcganConfig::new()
+                .with_image_size(16)
+                .with_latent_dim(4)
+                .with_gen_width(2)
+                .with_disc_width(2);
+            let code = CodeDiscriminatorConfig::new()
+                .with_latent_dim(4)
+                .with_hidden(4);
+            // λ = 0: E's share of the loss is then the code term alone under the paper's routing.
+            let config = AlphaGanConfig::new(model, TrainConfig::new().with_batch_size(3), code)
+                .with_lambda(0.0)
+                .with_routing(routing);
+            let t = AlphaGanTrainer::new(config, &Device::flex()).unwrap_or_else(|e| panic!("{e}"));
+            let x = Tensor::<4>::ones([3, 1, 16, 16], &t.device).mul_scalar(0.3);
+            let z = normal_noise(1, 0, 0, 3, 4, &t.device);
+            let full = encoder_grad(&t, t.losses(x.clone(), z).ge);
+            let code_only =
+                encoder_grad(&t, bce_logits(t.code.forward(t.encoder.forward(x)), true));
+            let differ = full
+                .iter()
+                .zip(&code_only)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert_eq!(
+                differ < 1e-7,
+                same,
+                "{routing:?}: E's gradients differ by {differ}"
+            );
+        }
     }
 }

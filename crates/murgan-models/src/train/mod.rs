@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
-pub use alphagan::{AlphaGanConfig, AlphaGanTrainer, DiscriminatorKind};
+pub use alphagan::{AlphaGanConfig, AlphaGanTrainer, DiscriminatorKind, Routing};
 pub use anogan::{AnoGanConfig, AnoGanTrainer};
 pub use fanogan::{FAnoGanConfig, FAnoGanTrainer};
 pub use log::{LossLog, sample_grid};
@@ -57,8 +57,8 @@ pub struct TrainConfig {
     /// Write a checkpoint every this many iterations (and at the end).
     #[config(default = 500)]
     pub checkpoint_every: usize,
-    /// After the last GAN iteration, run the image discriminator over this many batches of real
-    /// training images (nothing trained) so that its BatchNorm running statistics, which eval
+    /// After the last GAN iteration, run the image discriminator (DCGAN's, or alpha-GAN's D)
+    /// over this many batches of real training images (nothing trained) so that its BatchNorm running statistics, which eval
     /// mode uses at scoring time, describe real images rather than the mostly generated batches
     /// of training. 0: off.
     #[config(default = 0)]
