@@ -26,9 +26,10 @@ use murgan_core::data::{
     PreprocessConfig, Split, synth,
 };
 use murgan_core::metrics::{self, Entry, Report, ReportOptions, Roc, ScoredImage};
+use murgan_core::models::ModelKind;
 use murgan_core::models::nets::{CodeDiscriminatorConfig, DcganConfig};
 use murgan_core::models::train::{
-    AlphaGanConfig, AlphaGanTrainer, FAnoGanConfig, FAnoGanTrainer, TrainConfig, Trainer,
+    AlphaGanConfig, AlphaGanTrainer, FAnoGanConfig, FAnoGanTrainer, Preset, TrainConfig, Trainer,
     TrainingSet, run,
 };
 use murgan_core::score::{Method, ScoringOptions, SearchConfig};
@@ -79,7 +80,9 @@ struct Args {
     /// Categories (default: all 7).
     #[arg(long, value_delimiter = ',')]
     categories: Vec<String>,
-    /// quick (a 2-core CPU, about 15 minutes for all 7 categories) or paper (the study's settings, for a GPU).
+    /// quick (a 2-core CPU, minutes for all 7 categories), xray (the recommended settings for
+    /// real radiographs: equalised, f-AnoGAN scored by its discriminator; `murgan train
+    /// --preset xray`'s), xray-gpu, or paper (the study's settings, for a GPU).
     #[arg(long, default_value = "quick")]
     preset: String,
     /// Training iterations of each GAN (and of the izi encoder).
@@ -164,17 +167,43 @@ struct Settings {
     search: SearchConfig,
     bootstrap: usize,
     seed: u64,
+    /// Histogram equalisation of every image (the xray presets).
+    #[serde(default)]
+    equalize: bool,
+    /// Real batches that refresh the discriminators' BatchNorm statistics after training.
+    #[serde(default)]
+    bn_refresh_batches: usize,
+    /// f-AnoGAN's declared main score (`None`: izi).
+    #[serde(default)]
+    fanogan_main: Option<String>,
 }
 
 impl Settings {
     fn new(a: &Args, source: String) -> Result<Self> {
+        let xray = match a.preset.as_str() {
+            "xray" => Some(Preset::xray()),
+            "xray-gpu" => Some(Preset::xray_gpu()),
+            _ => None,
+        };
         let (image_size, latent_dim, width, batch_size, iterations, lr, steps) =
-            match a.preset.as_str() {
-                "quick" => (32, 32, 16, 32, 300, 5e-4, 100),
-                "paper" => (64, 128, 64, 128, 10_000, 1e-4, 500),
-                other => bail!("--preset {other}: expected quick or paper"),
+            match (a.preset.as_str(), &xray) {
+                ("quick", _) => (32, 32, 16, 32, 300, 5e-4, 100),
+                ("paper", _) => (64, 128, 64, 128, 10_000, 1e-4, 500),
+                (_, Some(p)) => (
+                    p.image_size,
+                    p.latent_dim,
+                    p.width,
+                    p.batch_size,
+                    p.iterations,
+                    p.lr,
+                    100,
+                ),
+                (other, None) => {
+                    bail!("--preset {other}: expected quick, xray, xray-gpu or paper")
+                }
             };
         let iterations = a.iterations.unwrap_or(iterations);
+        let encoder_iterations = xray.as_ref().map_or(iterations, |p| p.encoder_iterations);
         Ok(Self {
             source,
             preset: a.preset.clone(),
@@ -183,7 +212,7 @@ impl Settings {
             width: a.width.unwrap_or(width),
             batch_size: a.batch_size.unwrap_or(batch_size),
             gan_iterations: iterations,
-            encoder_iterations: a.encoder_iterations.unwrap_or(iterations),
+            encoder_iterations: a.encoder_iterations.unwrap_or(encoder_iterations),
             alphagan_iterations: a.alphagan_iterations.unwrap_or(iterations),
             lr: a.lr.unwrap_or(lr),
             beta1: a.beta1.unwrap_or(0.5),
@@ -200,6 +229,9 @@ impl Settings {
             .with_seed(a.seed),
             bootstrap: a.bootstrap,
             seed: a.seed,
+            equalize: xray.as_ref().is_some_and(|p| p.equalize),
+            bn_refresh_batches: xray.as_ref().map_or(0, |p| p.bn_refresh_batches),
+            fanogan_main: xray.and_then(|p| p.main_score(ModelKind::FAnoGan)),
         })
     }
 
@@ -220,6 +252,7 @@ impl Settings {
             .with_beta2(self.beta2)
             .with_seed(self.seed)
             .with_checkpoint_every(iterations.div_ceil(4).max(1))
+            .with_bn_refresh_batches(self.bn_refresh_batches)
     }
 }
 
@@ -361,7 +394,8 @@ fn run_category(
     if train_records.is_empty() || eval_records.is_empty() {
         bail!("{name}: no normal training images or nothing to evaluate");
     }
-    let preprocess = PreprocessConfig::new(settings.image_size as u32);
+    let preprocess =
+        PreprocessConfig::new(settings.image_size as u32).with_equalize(settings.equalize);
     let data = TrainingSet::load(&train_records, &Loader::new(preprocess), &set.root)?;
     eprintln!(
         "  {name}: {} normal training images, {} to evaluate",
@@ -370,9 +404,14 @@ fn run_category(
     );
 
     // One DCGAN + izi encoder serves AnoGAN (latent search on G and D) and f-AnoGAN (izi).
-    let fcfg = FAnoGanConfig::new(settings.model(), settings.train(settings.gan_iterations))
-        .with_encoder_iterations(settings.encoder_iterations)
-        .with_kappa(settings.kappa);
+    let fcfg = FAnoGanConfig::new(
+        settings.model(),
+        settings
+            .train(settings.gan_iterations)
+            .with_main_score(settings.fanogan_main.clone()),
+    )
+    .with_encoder_iterations(settings.encoder_iterations)
+    .with_kappa(settings.kappa);
     let every = fcfg.train.checkpoint_every;
     let fano = train(
         FAnoGanTrainer::new(fcfg, device)?,
@@ -406,7 +445,14 @@ fn run_category(
         ),
         (
             "fanogan",
-            Detector::load_with(&fano, device, Some(with(Method::Izi)))?,
+            Detector::load_with(
+                &fano,
+                device,
+                Some(ScoringOptions {
+                    main: settings.fanogan_main.clone(),
+                    ..with(Method::Izi)
+                }),
+            )?,
         ),
         (
             "alphagan",

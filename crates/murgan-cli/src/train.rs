@@ -67,6 +67,9 @@ pub struct TrainArgs {
     /// Network width (DCGAN's ngf = ndf).
     #[arg(long)]
     width: Option<usize>,
+    /// Normalisation in the DCGAN discriminator's hidden layers: batch (DCGAN's) or none.
+    #[arg(long, default_value = "batch")]
+    disc_norm: String,
     /// alpha-GAN image discriminator: dcgan or patch.
     #[arg(long, default_value = "dcgan")]
     discriminator: String,
@@ -185,8 +188,13 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let p = settings(&a)?;
     let data = training_set(&a, p.image_size, p.equalize)?;
     let every = p.checkpoint_every;
+    let disc_batch_norm = match a.disc_norm.to_ascii_lowercase().as_str() {
+        "batch" => true,
+        "none" => false,
+        other => bail!("--disc-norm {other}: expected batch or none"),
+    };
     let (model, train) = (
-        p.model(),
+        p.model().with_disc_batch_norm(disc_batch_norm),
         p.train(a.seed).with_main_score(p.main_score(kind)),
     );
     match kind {
