@@ -87,8 +87,8 @@ impl Preset {
     pub fn xray() -> Self {
         Self {
             image_size: 64,
-            latent_dim: 128,
-            width: 32,
+            latent_dim: 64,
+            width: 16,
             batch_size: 32,
             iterations: 3000,
             encoder_iterations: 1500,
@@ -100,10 +100,11 @@ impl Preset {
         }
     }
 
-    /// `xray` for a lent GPU: 128×128, width 64, longer.
+    /// `xray` for a lent GPU: 128×128, width 64, latent 128, longer.
     pub fn xray_gpu() -> Self {
         Self {
             image_size: 128,
+            latent_dim: 128,
             width: 64,
             batch_size: 64,
             iterations: 10_000,
