@@ -176,6 +176,9 @@ struct Settings {
     /// f-AnoGAN's declared main score (`None`: izi).
     #[serde(default)]
     fanogan_main: Option<String>,
+    /// alpha-GAN's declared main score (`None`: L1); every component has its column anyway.
+    #[serde(default)]
+    alphagan_main: Option<String>,
 }
 
 impl Settings {
@@ -231,7 +234,8 @@ impl Settings {
             seed: a.seed,
             equalize: xray.as_ref().is_some_and(|p| p.equalize),
             bn_refresh_batches: xray.as_ref().map_or(0, |p| p.bn_refresh_batches),
-            fanogan_main: xray.and_then(|p| p.main_score(ModelKind::FAnoGan)),
+            fanogan_main: xray.as_ref().and_then(|p| p.main_score(ModelKind::FAnoGan)),
+            alphagan_main: xray.and_then(|p| p.main_score(ModelKind::AlphaGan)),
         })
     }
 
@@ -421,7 +425,9 @@ fn run_category(
     )?;
     let acfg = AlphaGanConfig::new(
         settings.model(),
-        settings.train(settings.alphagan_iterations),
+        settings
+            .train(settings.alphagan_iterations)
+            .with_main_score(settings.alphagan_main.clone()),
         CodeDiscriminatorConfig::new().with_latent_dim(settings.latent_dim),
     )
     .with_lambda(settings.alphagan_lambda);

@@ -606,6 +606,29 @@ fn the_xray_preset_equalises_and_declares_the_discriminator_score_main() {
         eval["components"]["izi"]["image"]["ALL"]["auc"].is_number(),
         "{eval}"
     );
+    // Another method, which has no `d`, scores with its own score.
+    let hand = data.join("valid/XR_HAND");
+    let out = murgan(&[
+        "score",
+        "--model",
+        p(&run),
+        p(&hand),
+        "--json",
+        "--method",
+        "search",
+        "--search-steps",
+        "2",
+    ]);
+    ok(&out);
+    let lines = lines_json(&out);
+    assert!(!lines.is_empty());
+    for l in &lines {
+        let (r, d) = (
+            l["components"]["residual"].as_f64().unwrap(),
+            l["components"]["discrimination"].as_f64().unwrap(),
+        );
+        assert!((l["score"].as_f64().unwrap() - (0.9 * r + 0.1 * d)).abs() < 1e-3 * r.max(1.0));
+    }
 }
 
 #[test]

@@ -78,6 +78,14 @@ impl Detector {
         let model = murgan_models::load(dir.as_ref(), device)?;
         let mut options = ScoringOptions::for_model(&model.meta);
         adjust(&mut options);
+        // The main score a model declared belongs to its default method: asked for another
+        // method that does not compute it, score with that method's own score.
+        if let (Some(main), Some(method)) = (&options.main, options.method)
+            && options.main == model.meta.main_score
+            && !method.components().contains(&main.as_str())
+        {
+            options.main = None;
+        }
         let scorer = Scorer::new(model.networks, options)?;
         let mut preprocess = model.meta.preprocess;
         preprocess.augment = None;

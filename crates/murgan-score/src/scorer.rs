@@ -41,6 +41,18 @@ impl Method {
     }
 }
 
+impl Method {
+    /// The components the method computes beside its own score.
+    pub fn components(self) -> &'static [&'static str] {
+        match self {
+            Method::Search => &["residual", "discrimination"],
+            Method::Izi => &["residual", "feature", "d", "residual_coarse"],
+            Method::IziSearch => &["residual", "discrimination", "izi"],
+            Method::Reconstruction => &["l1", "l2", "feature", "d", "c"],
+        }
+    }
+}
+
 impl std::str::FromStr for Method {
     type Err = ScoreError;
 
@@ -135,12 +147,7 @@ pub struct Scorer {
 
 /// The components a method computes (its own score is `Scores::score`).
 fn base_components(method: Method) -> &'static [&'static str] {
-    match method {
-        Method::Search => &["residual", "discrimination"],
-        Method::Izi => &["residual", "feature", "d", "residual_coarse"],
-        Method::IziSearch => &["residual", "discrimination", "izi"],
-        Method::Reconstruction => &["l1", "l2", "feature", "d", "c"],
-    }
+    method.components()
 }
 
 fn per_image_mean(t: Tensor<4>) -> Tensor<1> {
