@@ -58,9 +58,9 @@ pub struct TrainConfig {
     #[config(default = 500)]
     pub checkpoint_every: usize,
     /// After the last GAN iteration, run the image discriminator (DCGAN's, or alpha-GAN's D)
-    /// over this many batches of real training images (nothing trained) so that its BatchNorm running statistics, which eval
-    /// mode uses at scoring time, describe real images rather than the mostly generated batches
-    /// of training. 0: off.
+    /// over this many batches of real training images (nothing trained) so that its BatchNorm
+    /// running statistics, which eval mode uses at scoring time, describe real images rather
+    /// than the mostly generated batches of training. 0: off.
     #[config(default = 0)]
     pub bn_refresh_batches: usize,
     /// The score component declared the model's main anomaly score (written to `model.json`;
