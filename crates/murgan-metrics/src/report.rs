@@ -172,16 +172,18 @@ pub type Groups = BTreeMap<String, (Vec<bool>, Vec<f64>)>;
 pub fn group_by_category<'a>(items: impl IntoIterator<Item = (&'a str, bool, f64)>) -> Groups {
     let mut groups = Groups::new();
     for (cat, label, score) in items {
-        for key in [cat, ALL] {
+        for key in groups_of(cat) {
             let g = groups.entry(key.to_string()).or_default();
             g.0.push(label);
             g.1.push(score);
-            if cat == ALL {
-                break;
-            }
         }
     }
     groups
+}
+
+/// The groups an item of category `cat` is reported in: its category and [`ALL`] (once).
+fn groups_of(cat: &str) -> impl Iterator<Item = &str> {
+    std::iter::once(cat).chain((cat != ALL).then_some(ALL))
 }
 
 fn per_category(
@@ -211,11 +213,8 @@ fn study_keys_by_category(images: &[ScoredImage]) -> BTreeMap<String, Vec<String
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (k, i) in images.iter().enumerate() {
         let key = study_key(i, k);
-        for cat in [category_of(i), ALL] {
+        for cat in groups_of(category_of(i)) {
             out.entry(cat.to_string()).or_default().push(key.clone());
-            if category_of(i) == ALL {
-                break;
-            }
         }
     }
     out

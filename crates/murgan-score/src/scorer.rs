@@ -145,11 +145,6 @@ pub struct Scorer {
     options: ScoringOptions,
 }
 
-/// The components a method computes (its own score is `Scores::score`).
-fn base_components(method: Method) -> &'static [&'static str] {
-    method.components()
-}
-
 fn per_image_mean(t: Tensor<4>) -> Tensor<1> {
     let b = t.dims()[0];
     t.flatten::<2>(1, 3).mean_dim(1).reshape([b])
@@ -204,12 +199,12 @@ impl Scorer {
             )));
         }
         if let Some(main) = &options.main
-            && !base_components(method).contains(&main.as_str())
+            && !method.components().contains(&main.as_str())
         {
             return Err(ScoreError::InvalidConfig(format!(
                 "main score {main:?}: method {} has the components {}",
                 method.name(),
-                base_components(method).join(", ")
+                method.components().join(", ")
             )));
         }
         Ok(Self {
@@ -241,7 +236,7 @@ impl Scorer {
     /// component, the method's own score comes first, under the method's name.
     pub fn component_names(&self) -> &'static [&'static str] {
         match (self.method, self.options.main.is_some()) {
-            (m, false) => base_components(m),
+            (m, false) => m.components(),
             (Method::Search, true) => &["search", "residual", "discrimination"],
             (Method::Izi, true) => &["izi", "residual", "feature", "d", "residual_coarse"],
             (Method::IziSearch, true) => &["izi-search", "residual", "discrimination", "izi"],
@@ -274,7 +269,7 @@ impl Scorer {
             )));
         }
         let x = x.inner();
-        let batch = match (&self.networks, self.method) {
+        let mut batch = match (&self.networks, self.method) {
             (
                 Networks::AnoGan {
                     generator,
@@ -321,7 +316,6 @@ impl Scorer {
                 )));
             }
         };
-        let mut batch = batch;
         if let Some(main) = &self.options.main {
             for s in &mut batch.scores {
                 let value = s.get(main).unwrap_or(f64::NAN);

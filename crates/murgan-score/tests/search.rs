@@ -21,28 +21,16 @@ fn shape() -> DcganConfig {
         .with_disc_width(4)
 }
 
-/// Multiplies every convolution kernel: DCGAN's N(0, 0.02) initial weights leave an untrained
-/// generator almost blind to its latent, which would make the search trivially flat.
-struct Amplify(f32);
-
-/// Multiplies every weight matrix of a fully connected network (the code discriminator), so
-/// that its logits differ visibly between images.
-struct AmplifyLinear(f32);
-
-impl ModuleMapper for AmplifyLinear {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        if D == 2 {
-            let k = self.0;
-            param.map(|t| t.mul_scalar(k))
-        } else {
-            param
-        }
-    }
-}
+/// Multiplies every weight of one rank: `Amplify(k, 4)` scales the convolution kernels (DCGAN's
+/// N(0, 0.02) initial weights leave an untrained generator almost blind to its latent, which
+/// would make the search trivially flat); `Amplify(k, 2)` the weight matrices of a fully
+/// connected network (the code discriminator), so that its logits differ visibly between
+/// images.
+struct Amplify(f32, usize);
 
 impl ModuleMapper for Amplify {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        if D == 4 {
+        if D == self.1 {
             let k = self.0;
             param.map(|t| t.mul_scalar(k))
         } else {
@@ -55,10 +43,10 @@ fn nets(device: &Device) -> (Generator, Discriminator) {
     let s = shape();
     (
         seeded(s.init_generator(device).unwrap(), 1)
-            .map(&mut Amplify(25.0))
+            .map(&mut Amplify(25.0, 4))
             .valid(),
         seeded(s.init_discriminator(device).unwrap(), 2)
-            .map(&mut Amplify(25.0))
+            .map(&mut Amplify(25.0, 4))
             .valid(),
     )
 }
@@ -154,8 +142,8 @@ fn training_mode_networks_are_searched_and_scored_in_eval_mode() {
     // Networks as a trainer holds them: on the autodiff device, BatchNorm in training mode.
     let ad = Device::flex().autodiff();
     let s = shape();
-    let g = seeded(s.init_generator(&ad).unwrap(), 1).map(&mut Amplify(25.0));
-    let d = seeded(s.init_discriminator(&ad).unwrap(), 2).map(&mut Amplify(25.0));
+    let g = seeded(s.init_generator(&ad).unwrap(), 1).map(&mut Amplify(25.0, 4));
+    let d = seeded(s.init_discriminator(&ad).unwrap(), 2).map(&mut Amplify(25.0, 4));
     let before = eval_outputs(&g, &d);
     let device = Device::flex();
     let imgs = images(3);
@@ -417,7 +405,7 @@ fn scorers_report_their_components_with_fixed_directions() {
                 .unwrap(),
             4,
         )
-        .map(&mut AmplifyLinear(100.0))
+        .map(&mut Amplify(100.0, 2))
         .valid(),
     };
     let scorer = Scorer::new(alpha.clone(), ScoringOptions::default()).unwrap();

@@ -262,18 +262,16 @@ impl Trainer for AlphaGanTrainer {
         self.discriminator = self.opt_d.step(t.lr, self.discriminator.clone(), gd);
         let gc = GradientsParams::from_grads(l.c.backward(), &self.code);
         self.code = self.opt_c.step(t.lr, self.code.clone(), gc);
-        if it + 1 == t.iterations && t.bn_refresh_batches > 0 {
-            let d = &self.discriminator;
-            super::refresh_running_stats(
-                |x| {
-                    let _ = d.forward(x);
-                },
-                data,
-                t.bn_refresh_batches,
-                &t,
-                &self.device,
-            );
-        }
+        let d = &self.discriminator;
+        super::refresh_after_last_iteration(
+            |x| {
+                let _ = d.forward(x);
+            },
+            it,
+            data,
+            &t,
+            &self.device,
+        );
         let (rec, loss_ge, loss_d, loss_c, acc_real) = (l.rec, l.ge, l.d, l.c, l.acc_real);
 
         Ok(vec![
@@ -328,6 +326,29 @@ impl Trainer for AlphaGanTrainer {
 mod tests {
     use super::*;
 
+    /// A 16 × 16 alpha-GAN (`adjust` changes its config), a batch of 3 images and prior draws.
+    fn tiny(
+        adjust: impl FnOnce(AlphaGanConfig) -> AlphaGanConfig,
+    ) -> (AlphaGanTrainer, Tensor<4>, Tensor<2>) {
+        let model = DcganConfig::new()
+            .with_image_size(16)
+            .with_latent_dim(4)
+            .with_gen_width(2)
+            .with_disc_width(2);
+        let code = CodeDiscriminatorConfig::new()
+            .with_latent_dim(4)
+            .with_hidden(4);
+        let config = adjust(AlphaGanConfig::new(
+            model,
+            TrainConfig::new().with_batch_size(3),
+            code,
+        ));
+        let t = AlphaGanTrainer::new(config, &Device::flex()).unwrap_or_else(|e| panic!("{e}"));
+        let x = Tensor::<4>::ones([3, 1, 16, 16], &t.device).mul_scalar(0.3);
+        let z = normal_noise(1, 0, 0, 3, 4, &t.device);
+        (t, x, z)
+    }
+
     /// Which of the four networks a loss's gradients reach.
     fn reached(t: &AlphaGanTrainer, loss: Tensor<1>) -> [bool; 4] {
         let mut g = loss.backward();
@@ -341,18 +362,7 @@ mod tests {
 
     #[test]
     fn each_loss_reaches_the_networks_it_trains() {
-        let model = DcganConfig::new()
-            .with_image_size(16)
-            .with_latent_dim(4)
-            .with_gen_width(2)
-            .with_disc_width(2);
-        let code = CodeDiscriminatorConfig::new()
-            .with_latent_dim(4)
-            .with_hidden(4);
-        let config = AlphaGanConfig::new(model, TrainConfig::new().with_batch_size(3), code);
-        let t = AlphaGanTrainer::new(config, &Device::flex()).unwrap_or_else(|e| panic!("{e}"));
-        let x = Tensor::<4>::ones([3, 1, 16, 16], &t.device).mul_scalar(0.3);
-        let z = normal_noise(1, 0, 0, 3, 4, &t.device);
+        let (t, x, z) = tiny(|c| c);
         let l = t.losses(x, z);
         // E and G's loss depends on all four networks (D and C judge its outputs), but only E's
         // and G's gradients are taken from it (checked by `step`).
@@ -387,21 +397,8 @@ mod tests {
     #[test]
     fn paper_routing_keeps_ds_verdict_away_from_the_encoder() {
         for (routing, same) in [(Routing::Paper, true), (Routing::Joint, false)] {
-            let model = DcganConfig::new()
-                .with_image_size(16)
-                .with_latent_dim(4)
-                .with_gen_width(2)
-                .with_disc_width(2);
-            let code = CodeDiscriminatorConfig::new()
-                .with_latent_dim(4)
-                .with_hidden(4);
             // λ = 0: E's share of the loss is then the code term alone under the paper's routing.
-            let config = AlphaGanConfig::new(model, TrainConfig::new().with_batch_size(3), code)
-                .with_lambda(0.0)
-                .with_routing(routing);
-            let t = AlphaGanTrainer::new(config, &Device::flex()).unwrap_or_else(|e| panic!("{e}"));
-            let x = Tensor::<4>::ones([3, 1, 16, 16], &t.device).mul_scalar(0.3);
-            let z = normal_noise(1, 0, 0, 3, 4, &t.device);
+            let (t, x, z) = tiny(|c| c.with_lambda(0.0).with_routing(routing));
             let full = encoder_grad(&t, t.losses(x.clone(), z).ge);
             let code_only =
                 encoder_grad(&t, bce_logits(t.code.forward(t.encoder.forward(x)), true));

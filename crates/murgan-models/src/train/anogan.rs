@@ -68,10 +68,8 @@ pub(super) fn dcgan_step(
     ])
 }
 
-/// After the GAN's last iteration (`iteration + 1 == t.iterations`), refreshes `d`'s BatchNorm
-/// running statistics on real images when `t.bn_refresh_batches > 0` (see [`TrainConfig`]).
-/// Done inside the last step, so the final checkpoint holds the refreshed statistics and a
-/// later phase (f-AnoGAN's encoder) never changes D.
+/// D's BatchNorm refresh after the GAN's last iteration (see
+/// [`super::refresh_after_last_iteration`]).
 pub(super) fn finish_gan(
     d: &Discriminator,
     t: &TrainConfig,
@@ -79,17 +77,15 @@ pub(super) fn finish_gan(
     data: &TrainingSet,
     device: &Device,
 ) {
-    if iteration + 1 == t.iterations && t.bn_refresh_batches > 0 {
-        super::refresh_running_stats(
-            |x| {
-                let _ = d.forward(x);
-            },
-            data,
-            t.bn_refresh_batches,
-            t,
-            device,
-        );
-    }
+    super::refresh_after_last_iteration(
+        |x| {
+            let _ = d.forward(x);
+        },
+        iteration,
+        data,
+        t,
+        device,
+    );
 }
 
 /// Images of a `[B, 1, N, N]` tensor as vectors.

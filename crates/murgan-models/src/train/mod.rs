@@ -214,19 +214,25 @@ impl TrainingSet {
     }
 }
 
-/// Runs `forward` (a network in training mode on the autodiff device) over `batches` seeded
-/// batches of real training images, so that its BatchNorm running statistics (momentum 0.1)
-/// come from real images: after 64 batches what came before weighs 0.9⁶⁴ ≈ 0.1 %. Nothing is
-/// trained; the batches are drawn apart from the training batches.
-pub(crate) fn refresh_running_stats(
+/// After the GAN's last iteration (`iteration + 1 == train.iterations`), when
+/// `train.bn_refresh_batches > 0`: runs `forward` (a discriminator in training mode on the
+/// autodiff device) over that many seeded batches of real training images, so that its
+/// BatchNorm running statistics (momentum 0.1) come from real images: after 64 batches what
+/// came before weighs 0.9⁶⁴ ≈ 0.1 %. Nothing is trained; the batches are drawn apart from the
+/// training batches. Done inside the last step, so the final checkpoint holds the refreshed
+/// statistics and a later phase (f-AnoGAN's encoder) never changes D.
+pub(crate) fn refresh_after_last_iteration(
     forward: impl Fn(Tensor<4>),
+    iteration: usize,
     data: &TrainingSet,
-    batches: usize,
     train: &TrainConfig,
     device: &Device,
 ) {
+    if iteration + 1 != train.iterations || train.bn_refresh_batches == 0 {
+        return;
+    }
     let seed = murgan_data::pipeline::item_seed(train.seed, 0xb17);
-    for k in 0..batches {
+    for k in 0..train.bn_refresh_batches {
         let idx = data.batch_indices(k, train.batch_size, seed);
         forward(data.tensor(&idx, device));
     }
