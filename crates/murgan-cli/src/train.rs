@@ -1,6 +1,6 @@
 //! `murgan train`: AnoGAN, alpha-GAN or f-AnoGAN on the normal training images of a data set.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -11,7 +11,7 @@ use murgan_core::models::ModelKind;
 use murgan_core::models::nets::CodeDiscriminatorConfig;
 use murgan_core::models::train::{
     AlphaGanConfig, AlphaGanTrainer, AnoGanConfig, AnoGanTrainer, DiscriminatorKind, FAnoGanConfig,
-    FAnoGanTrainer, Preset, Progress, Routing, Trainer, TrainingSet,
+    FAnoGanTrainer, Preset, Progress, Routing, Trainer, TrainingSet, loss_series,
 };
 
 /// Arguments of `murgan train`.
@@ -173,11 +173,24 @@ fn drive<T: Trainer>(
             if let Some(c) = &p.checkpoint {
                 // On stderr even without a terminal: a log of what is safe on disk.
                 bar.suspend(|| eprintln!("checkpoint {}", c.display()));
+                // A chart that cannot be drawn is reported; training goes on.
+                if let Err(e) = draw_losses(&a.out) {
+                    bar.suspend(|| eprintln!("warning: losses.png not drawn: {e:#}"));
+                }
             }
         },
     )?;
     bar.finish_and_clear();
     println!("trained {}; final checkpoint {}", a.model, last.display());
+    Ok(())
+}
+
+/// Draws `OUT/losses.png` from `OUT/losses.csv`: every loss against the iteration, smoothed.
+fn draw_losses(out: &Path) -> Result<()> {
+    let series = loss_series(&out.join("losses.csv"))?;
+    let png = out.join("losses.png");
+    murgan_core::metrics::line_plot(&png, "Training losses", "iteration", "loss", &series)
+        .with_context(|| format!("{}", png.display()))?;
     Ok(())
 }
 

@@ -90,6 +90,12 @@ pub enum DataError {
         /// What the format is and why it is refused.
         message: String,
     },
+    /// Not one normal training image could be loaded.
+    #[error("no normal training images could be loaded ({failed} failed)")]
+    NoTrainingData {
+        /// How many images failed to load.
+        failed: usize,
+    },
     /// A parameter is out of range.
     #[error("invalid parameter: {0}")]
     InvalidParameter(String),

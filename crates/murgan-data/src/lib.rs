@@ -1,5 +1,5 @@
 //! X-ray data for murgan: the MURA-v1.1 index, folder and CSV data sets, synthetic
-//! radiographs in MURA's layout, the image pipeline, and (feature `burn`) Burn batches.
+//! radiographs in MURA's layout, the image pipeline, and (feature `burn`) in-memory training sets with seeded Burn batches.
 //!
 //! ```
 //! use murgan_data::{Filter, Label, Split, mura, synth};
@@ -16,8 +16,6 @@
 #![warn(missing_docs)]
 
 pub mod atomic;
-#[cfg(feature = "burn")]
-pub mod burn_data;
 pub mod cache;
 pub mod dataset;
 #[cfg(feature = "dicom")]
@@ -30,6 +28,8 @@ pub mod mura;
 pub mod pipeline;
 pub mod summary;
 pub mod synth;
+#[cfg(feature = "burn")]
+pub mod training;
 pub mod types;
 
 pub use cache::Cache;
@@ -40,6 +40,8 @@ pub use loader::{LoadReport, Loader};
 pub use manifest::ManifestOptions;
 pub use pipeline::{DecodeLimits, PreprocessConfig, Preprocessed};
 pub use summary::{Counts, Summary};
+#[cfg(feature = "burn")]
+pub use training::{DataSummary, TrainingSet};
 pub use types::{Category, Filter, ImageRecord, Label, Split};
 
 /// Opens a data set of any [`Format`]: a MURA root, a folder set (with its classes) or a CSV

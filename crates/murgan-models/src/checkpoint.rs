@@ -20,67 +20,15 @@ use burn::store::ModuleRecord;
 use murgan_data::PreprocessConfig;
 use serde::{Deserialize, Serialize};
 
+pub use crate::kind::ModelKind;
 use crate::{ModelError, Result};
+pub use murgan_data::training::DataSummary;
 
 /// The version of the checkpoint layout this build writes and reads.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Name of the metadata file in a checkpoint folder.
 pub const META_FILE: &str = "model.json";
-
-/// Which model a checkpoint holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    /// A DCGAN trained on normals, scored by latent search.
-    AnoGan,
-    /// Encoder, generator, image and code discriminators.
-    AlphaGan,
-    /// A DCGAN plus f-AnoGAN's izi encoder.
-    FAnoGan,
-}
-
-impl ModelKind {
-    /// `anogan`, `alphagan` or `fanogan`.
-    pub fn name(self) -> &'static str {
-        match self {
-            ModelKind::AnoGan => "anogan",
-            ModelKind::AlphaGan => "alphagan",
-            ModelKind::FAnoGan => "fanogan",
-        }
-    }
-}
-
-impl std::str::FromStr for ModelKind {
-    type Err = ModelError;
-
-    fn from_str(s: &str) -> Result<Self> {
-        match s
-            .trim()
-            .to_ascii_lowercase()
-            .replace(['-', '_'], "")
-            .as_str()
-        {
-            "anogan" | "dcgan" => Ok(ModelKind::AnoGan),
-            "alphagan" => Ok(ModelKind::AlphaGan),
-            "fanogan" => Ok(ModelKind::FAnoGan),
-            other => Err(ModelError::InvalidConfig(format!(
-                "unknown model {other:?}: expected anogan, alphagan or fanogan"
-            ))),
-        }
-    }
-}
-
-/// What the model was trained on.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DataSummary {
-    /// The data set's root.
-    pub root: String,
-    /// Normal training images used.
-    pub images: usize,
-    /// Training images that failed to load and were skipped.
-    pub failed: usize,
-}
 
 /// The contents of `model.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,15 +12,6 @@ pub enum ModelError {
     /// The training data could not be used.
     #[error(transparent)]
     Data(#[from] murgan_data::DataError),
-    /// A plot could not be drawn.
-    #[error(transparent)]
-    Metrics(#[from] murgan_metrics::MetricsError),
-    /// No usable training image.
-    #[error("no normal training images could be loaded ({failed} failed)")]
-    NoTrainingData {
-        /// How many images failed to load.
-        failed: usize,
-    },
     /// A file of a checkpoint could not be read or written.
     #[error("{path}: {source}")]
     Io {

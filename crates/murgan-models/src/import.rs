@@ -39,34 +39,14 @@ use burn::tensor::DType;
 use murgan_data::PreprocessConfig;
 
 use crate::checkpoint::{DataSummary, ModelKind, ModelMeta, SCHEMA_VERSION, Staged};
+use crate::kind::{AlphaGanConfig, AnoGanConfig, DiscriminatorKind, TrainConfig};
 use crate::load::Networks;
 use crate::nets::{CodeDiscriminatorConfig, DcganConfig};
-use crate::train::{AlphaGanConfig, AnoGanConfig, DiscriminatorKind, TrainConfig};
 use crate::{ModelError, Result};
 
-/// Which network a file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    /// Generator G.
-    Generator,
-    /// Image discriminator D.
-    Discriminator,
-    /// Encoder E.
-    Encoder,
-    /// Code discriminator C.
-    Code,
-}
+pub use crate::kind::Role;
 
 impl Role {
-    fn name(self) -> &'static str {
-        match self {
-            Role::Generator => "generator (G)",
-            Role::Discriminator => "discriminator (D)",
-            Role::Encoder => "encoder (E)",
-            Role::Code => "code discriminator (C)",
-        }
-    }
-
     /// The role a file name says (`netG.pth`, `model_G.pth`, `generator.pt`, `x_C.pth` …).
     pub fn of_file(path: &Path) -> Option<Role> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
@@ -115,20 +95,12 @@ pub fn find_files(kind: ModelKind, inputs: &[PathBuf]) -> Result<Files> {
             ));
         }
     }
-    let needed: &[Role] = match kind {
-        ModelKind::AnoGan => &[Role::Generator, Role::Discriminator],
-        ModelKind::AlphaGan => &[
-            Role::Encoder,
-            Role::Generator,
-            Role::Discriminator,
-            Role::Code,
-        ],
-        ModelKind::FAnoGan => {
-            return Err(ModelError::InvalidConfig(
-                "import-torch reads anogan (DCGAN tutorial) and alphagan models".into(),
-            ));
-        }
-    };
+    if kind == ModelKind::FAnoGan {
+        return Err(ModelError::InvalidConfig(
+            "import-torch reads anogan (DCGAN tutorial) and alphagan models".into(),
+        ));
+    }
+    let needed = kind.roles();
     let mut files = Files::new();
     for path in candidates {
         let Some(role) = Role::of_file(&path) else {
@@ -140,7 +112,7 @@ pub fn find_files(kind: ModelKind, inputs: &[PathBuf]) -> Result<Files> {
         if let Some(previous) = files.insert(role, path.clone()) {
             return Err(ModelError::InvalidConfig(format!(
                 "two files for the {}: {} and {}",
-                role.name(),
+                role.label(),
                 previous.display(),
                 path.display()
             )));
@@ -149,7 +121,7 @@ pub fn find_files(kind: ModelKind, inputs: &[PathBuf]) -> Result<Files> {
     let missing: Vec<&str> = needed
         .iter()
         .filter(|r| !files.contains_key(r))
-        .map(|r| r.name())
+        .map(|r| r.label())
         .collect();
     if !missing.is_empty() {
         return Err(ModelError::InvalidConfig(format!(
@@ -351,7 +323,7 @@ pub fn alphagan_from_mirror(files: &Files, device: &Device) -> Result<Imported> 
     let file = |role: Role| {
         files
             .get(&role)
-            .ok_or_else(|| ModelError::InvalidConfig(format!("no file for the {}", role.name())))
+            .ok_or_else(|| ModelError::InvalidConfig(format!("no file for the {}", role.label())))
     };
     let (e, g, d, c) = (
         file(Role::Encoder)?,
@@ -447,31 +419,12 @@ impl Imported {
         // Recorded as finished training, so loading treats every network as trained.
         let iterations = TrainConfig::new().iterations;
         let mut staged = Staged::new(&root, iterations)?;
-        match &self.networks {
-            Networks::AnoGan {
-                generator,
-                discriminator,
-            } => {
-                staged.module("generator", generator)?;
-                staged.module("discriminator", discriminator)?;
-            }
-            Networks::AlphaGan {
-                encoder,
-                generator,
-                discriminator,
-                code,
-            } => {
-                staged.module("encoder", encoder)?;
-                staged.module("generator", generator)?;
-                staged.module("discriminator", discriminator)?;
-                staged.module("code_discriminator", code)?;
-            }
-            Networks::FAnoGan { .. } => {
-                return Err(ModelError::InvalidConfig(
-                    "f-AnoGAN models are not imported".into(),
-                ));
-            }
+        if let Networks::FAnoGan { .. } = &self.networks {
+            return Err(ModelError::InvalidConfig(
+                "f-AnoGAN models are not imported".into(),
+            ));
         }
+        self.networks.save(&mut staged)?;
         staged.commit(ModelMeta {
             schema_version: SCHEMA_VERSION,
             murgan_version: env!("CARGO_PKG_VERSION").to_string(),

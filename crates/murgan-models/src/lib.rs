@@ -21,19 +21,20 @@
 //! [`Device`]: burn::tensor::Device
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod checkpoint;
-#[cfg(feature = "flex")]
-mod cpu_kernels;
-pub mod cpu_layers;
 pub mod error;
 #[cfg(feature = "pytorch")]
 pub mod import;
 pub mod init;
+pub mod kind;
 pub mod load;
 pub mod nets;
+pub mod noise;
 pub mod train;
 
-pub use checkpoint::{Calibration, ModelKind, ModelMeta};
+pub use checkpoint::{Calibration, ModelMeta};
 pub use error::{ModelError, Result};
+pub use kind::{ModelKind, Role};
 pub use load::{LoadedModel, Networks, load};

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use burn::module::Module;
 use burn::prelude::*;
 
-use crate::checkpoint::{self, ModelKind, ModelMeta};
+use crate::checkpoint::{self, ModelKind, ModelMeta, Staged};
+use crate::kind::{AlphaGanConfig, AnoGanConfig, FAnoGanConfig, Role};
 use crate::nets::{CodeDiscriminator, Discriminator, Encoder, Generator, ImageDiscriminator};
-use crate::train::{AlphaGanConfig, AnoGanConfig, FAnoGanConfig};
 use crate::{ModelError, Result};
 
 /// The networks of a trained model, in eval mode.
@@ -95,6 +95,46 @@ impl Networks {
     }
 }
 
+impl Networks {
+    /// Writes every network's weights into a checkpoint being assembled, each under its
+    /// [`Role::key`] (an f-AnoGAN still in its GAN phase has no encoder to write).
+    pub fn save(&self, staged: &mut Staged) -> Result<()> {
+        match self {
+            Networks::AnoGan {
+                generator,
+                discriminator,
+            } => {
+                staged.module(Role::Generator.key(), generator)?;
+                staged.module(Role::Discriminator.key(), discriminator)
+            }
+            Networks::AlphaGan {
+                encoder,
+                generator,
+                discriminator,
+                code,
+            } => {
+                staged.module(Role::Encoder.key(), encoder)?;
+                staged.module(Role::Generator.key(), generator)?;
+                staged.module(Role::Discriminator.key(), discriminator)?;
+                staged.module(Role::Code.key(), code)
+            }
+            Networks::FAnoGan {
+                generator,
+                discriminator,
+                encoder,
+                ..
+            } => {
+                staged.module(Role::Generator.key(), generator)?;
+                staged.module(Role::Discriminator.key(), discriminator)?;
+                match encoder {
+                    Some(e) => staged.module(Role::Encoder.key(), e),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
 fn config<C: serde::de::DeserializeOwned>(meta: &ModelMeta, dir: &Path) -> Result<C> {
     serde_json::from_value(meta.config.clone()).map_err(|e| ModelError::CorruptCheckpoint {
         path: dir.join(checkpoint::META_FILE),
@@ -113,10 +153,10 @@ pub fn load(dir: &Path, device: &Device) -> Result<LoadedModel> {
         ModelKind::AnoGan => {
             let c: AnoGanConfig = config(&meta, &dir)?;
             Networks::AnoGan {
-                generator: weights(&dir, "generator", c.model.init_generator(&device)?)?,
+                generator: weights(&dir, Role::Generator, c.model.init_generator(&device)?)?,
                 discriminator: weights(
                     &dir,
-                    "discriminator",
+                    Role::Discriminator,
                     c.model.init_discriminator(&device)?,
                 )?,
             }
@@ -124,24 +164,24 @@ pub fn load(dir: &Path, device: &Device) -> Result<LoadedModel> {
         ModelKind::AlphaGan => {
             let c: AlphaGanConfig = config(&meta, &dir)?;
             Networks::AlphaGan {
-                encoder: weights(&dir, "encoder", c.encoder().init(&device)?)?,
-                generator: weights(&dir, "generator", c.model.init_generator(&device)?)?,
-                discriminator: weights(&dir, "discriminator", c.init_discriminator(&device)?)?,
-                code: weights(&dir, "code_discriminator", c.code.init(&device)?)?,
+                encoder: weights(&dir, Role::Encoder, c.encoder().init(&device)?)?,
+                generator: weights(&dir, Role::Generator, c.model.init_generator(&device)?)?,
+                discriminator: weights(&dir, Role::Discriminator, c.init_discriminator(&device)?)?,
+                code: weights(&dir, Role::Code, c.code.init(&device)?)?,
             }
         }
         ModelKind::FAnoGan => {
             let c: FAnoGanConfig = config(&meta, &dir)?;
-            let trained = meta.iteration > c.train.iterations;
+            let trained = c.encoder_trained(meta.iteration);
             Networks::FAnoGan {
-                generator: weights(&dir, "generator", c.model.init_generator(&device)?)?,
+                generator: weights(&dir, Role::Generator, c.model.init_generator(&device)?)?,
                 discriminator: weights(
                     &dir,
-                    "discriminator",
+                    Role::Discriminator,
                     c.model.init_discriminator(&device)?,
                 )?,
                 encoder: if trained {
-                    Some(weights(&dir, "encoder", c.encoder().init(&device)?)?)
+                    Some(weights(&dir, Role::Encoder, c.encoder().init(&device)?)?)
                 } else {
                     None
                 },
@@ -181,6 +221,6 @@ pub fn resolve(dir: &Path) -> Result<PathBuf> {
         })
 }
 
-fn weights<M: Module>(dir: &Path, name: &str, module: M) -> Result<M> {
-    Ok(checkpoint::load_module(dir, name, module)?.valid())
+fn weights<M: Module>(dir: &Path, role: Role, module: M) -> Result<M> {
+    Ok(checkpoint::load_module(dir, role.key(), module)?.valid())
 }

@@ -7,7 +7,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, Pa
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, tanh};
 
-use crate::{ModelError, Result, cpu_layers};
+use crate::{ModelError, Result};
 
 /// DCGAN's weight initialisation: N(0, 0.02).
 fn dcgan_init() -> Initializer {
@@ -146,10 +146,10 @@ impl Generator {
         let [b, d] = z.dims();
         let mut x = z.reshape([b, d, 1, 1]);
         for block in &self.blocks {
-            let y = cpu_layers::conv_transpose(&block.conv, x);
-            x = cpu_layers::batch_norm_leaky_relu(Some(&block.bn), y, 0.0);
+            let y = murgan_kernels::conv_transpose(&block.conv, x);
+            x = murgan_kernels::batch_norm_leaky_relu(Some(&block.bn), y, 0.0);
         }
-        tanh(cpu_layers::conv_transpose(&self.out, x))
+        tanh(murgan_kernels::conv_transpose(&self.out, x))
     }
 
     /// The latent size.
@@ -191,8 +191,8 @@ impl DownBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = cpu_layers::conv(&self.conv, x);
-        cpu_layers::batch_norm_leaky_relu(self.bn.as_ref(), x, 0.2)
+        let x = murgan_kernels::conv(&self.conv, x);
+        murgan_kernels::batch_norm_leaky_relu(self.bn.as_ref(), x, 0.2)
     }
 }
 
@@ -238,7 +238,7 @@ impl Discriminator {
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<1>, Tensor<4>) {
         let f = self.features(x);
         let b = f.dims()[0];
-        (cpu_layers::conv(&self.out, f.clone()).reshape([b]), f)
+        (murgan_kernels::conv(&self.out, f.clone()).reshape([b]), f)
     }
 }
 
@@ -395,7 +395,10 @@ impl PatchDiscriminator {
         for block in &self.blocks {
             x = block.forward(x);
         }
-        (cpu_layers::conv(&self.out, x.clone()).flatten::<2>(1, 3), x)
+        (
+            murgan_kernels::conv(&self.out, x.clone()).flatten::<2>(1, 3),
+            x,
+        )
     }
 }
 

@@ -16,7 +16,7 @@
 use burn::module::Module;
 use burn::prelude::*;
 use murgan_models::nets::{Discriminator, Generator};
-use murgan_models::train::normal_noise;
+use murgan_models::noise::normal_noise;
 use serde::{Deserialize, Serialize};
 
 use crate::{Result, ScoreError};

@@ -10,60 +10,17 @@ use std::path::Path;
 
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use serde::{Deserialize, Serialize};
+use murgan_data::pipeline::item_seed;
 
-use super::anogan::write_samples;
-use super::{TrainConfig, Trainer, TrainingSet, bce_logits, normal_noise, scalar, to_json};
+use super::dcgan::write_samples;
+use super::{
+    AlphaGanConfig, Routing, Trainer, TrainingSet, bce_logits, normal_noise, scalar, to_json,
+};
 use crate::Result;
 use crate::checkpoint::{self, ModelKind, Staged};
 use crate::init::seeded;
-use crate::nets::{
-    CodeDiscriminator, CodeDiscriminatorConfig, DcganConfig, Encoder, EncoderConfig, Generator,
-    ImageDiscriminator, PatchConfig,
-};
-use murgan_data::pipeline::item_seed;
-
-/// Which image discriminator an alpha-GAN uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DiscriminatorKind {
-    /// DCGAN's: one logit per image.
-    Dcgan,
-    /// PatchGAN (70×70-style): one logit per overlapping patch.
-    Patch,
-}
-
-/// Which networks the image discriminator's verdict on reconstructions trains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Routing {
-    /// One loss for E and G: E is also updated with the gradient of BCE(D(x̂), real) through
-    /// G (murgan's original training).
-    Joint,
-    /// Rosca et al.'s separate losses: E minimises λ·‖x − x̂‖₁ + BCE(C(ẑ), prior) only, G
-    /// λ·‖x − x̂‖₁ + BCE(D(x̂), real) + BCE(D(x̃), real) (D's verdict reaches G, not E).
-    Paper,
-}
-
-/// alpha-GAN shapes and training settings.
-#[derive(Config, Debug, PartialEq)]
-pub struct AlphaGanConfig {
-    /// Generator / DCGAN discriminator shape; the encoder uses `disc_width`.
-    pub model: DcganConfig,
-    /// Training settings.
-    pub train: TrainConfig,
-    /// Image discriminator.
-    #[config(default = "DiscriminatorKind::Dcgan")]
-    pub discriminator: DiscriminatorKind,
-    /// Code discriminator shape (its `latent_dim` must equal the model's).
-    pub code: CodeDiscriminatorConfig,
-    /// Weight λ of the L1 reconstruction term (mean over pixels).
-    #[config(default = 10.0)]
-    pub lambda: f64,
-    /// Which networks D's verdict on reconstructions trains.
-    #[config(default = "Routing::Joint")]
-    pub routing: Routing,
-}
+use crate::kind::Role;
+use crate::nets::{CodeDiscriminator, Encoder, Generator, ImageDiscriminator};
 
 /// Trains an alpha-GAN.
 pub struct AlphaGanTrainer {
@@ -77,50 +34,6 @@ pub struct AlphaGanTrainer {
     opt_g: ModuleOptimizer,
     opt_d: ModuleOptimizer,
     opt_c: ModuleOptimizer,
-}
-
-impl AlphaGanConfig {
-    /// The encoder's shape.
-    pub fn encoder(&self) -> EncoderConfig {
-        EncoderConfig::new()
-            .with_image_size(self.model.image_size)
-            .with_latent_dim(self.model.latent_dim)
-            .with_width(self.model.disc_width)
-            .with_bounded(false)
-    }
-
-    /// Builds the image discriminator.
-    pub fn init_discriminator(&self, device: &Device) -> Result<ImageDiscriminator> {
-        Ok(match self.discriminator {
-            DiscriminatorKind::Dcgan => {
-                ImageDiscriminator::Dcgan(self.model.init_discriminator(device)?)
-            }
-            DiscriminatorKind::Patch => ImageDiscriminator::Patch(
-                PatchConfig::new()
-                    .with_width(self.model.disc_width)
-                    .init(device)?,
-            ),
-        })
-    }
-
-    /// Checks the settings.
-    pub fn validate(&self) -> Result<()> {
-        self.model.validate()?;
-        self.train.validate()?;
-        if self.code.latent_dim != self.model.latent_dim {
-            return Err(crate::ModelError::InvalidConfig(format!(
-                "code discriminator latent size {} differs from the model's {}",
-                self.code.latent_dim, self.model.latent_dim
-            )));
-        }
-        if !(self.lambda >= 0.0 && self.lambda.is_finite()) {
-            return Err(crate::ModelError::InvalidConfig(format!(
-                "lambda {}",
-                self.lambda
-            )));
-        }
-        Ok(())
-    }
 }
 
 impl AlphaGanTrainer {
@@ -284,17 +197,12 @@ impl Trainer for AlphaGanTrainer {
     }
 
     fn save(&self, staged: &mut Staged, data: &TrainingSet) -> Result<()> {
-        staged.module("encoder", &self.encoder)?;
-        staged.module("generator", &self.generator)?;
-        staged.module("discriminator", &self.discriminator)?;
-        staged.module("code_discriminator", &self.code)?;
-        for (name, opt) in [
-            ("encoder", &self.opt_e),
-            ("generator", &self.opt_g),
-            ("discriminator", &self.opt_d),
-            ("code_discriminator", &self.opt_c),
-        ] {
-            staged.optimizer(name, opt)?;
+        staged.module(Role::Encoder.key(), &self.encoder)?;
+        staged.module(Role::Generator.key(), &self.generator)?;
+        staged.module(Role::Discriminator.key(), &self.discriminator)?;
+        staged.module(Role::Code.key(), &self.code)?;
+        for (role, opt) in self.optimizers() {
+            staged.optimizer(role.key(), opt)?;
         }
         write_samples(
             staged,
@@ -303,28 +211,43 @@ impl Trainer for AlphaGanTrainer {
             data,
             self.config.train.seed,
             &self.device,
-        )?;
-        Ok(())
+        )
     }
 
     fn restore(&mut self, dir: &Path) -> Result<()> {
-        self.encoder = checkpoint::load_module(dir, "encoder", self.encoder.clone())?;
-        self.generator = checkpoint::load_module(dir, "generator", self.generator.clone())?;
+        let key = |r: Role| r.key();
+        self.encoder = checkpoint::load_module(dir, key(Role::Encoder), self.encoder.clone())?;
+        self.generator =
+            checkpoint::load_module(dir, key(Role::Generator), self.generator.clone())?;
         self.discriminator =
-            checkpoint::load_module(dir, "discriminator", self.discriminator.clone())?;
-        self.code = checkpoint::load_module(dir, "code_discriminator", self.code.clone())?;
+            checkpoint::load_module(dir, key(Role::Discriminator), self.discriminator.clone())?;
+        self.code = checkpoint::load_module(dir, key(Role::Code), self.code.clone())?;
         let t = &self.config.train;
-        self.opt_e = checkpoint::load_optimizer(dir, "encoder", t.adam())?;
-        self.opt_g = checkpoint::load_optimizer(dir, "generator", t.adam())?;
-        self.opt_d = checkpoint::load_optimizer(dir, "discriminator", t.adam())?;
-        self.opt_c = checkpoint::load_optimizer(dir, "code_discriminator", t.adam())?;
+        self.opt_e = checkpoint::load_optimizer(dir, key(Role::Encoder), t.adam())?;
+        self.opt_g = checkpoint::load_optimizer(dir, key(Role::Generator), t.adam())?;
+        self.opt_d = checkpoint::load_optimizer(dir, key(Role::Discriminator), t.adam())?;
+        self.opt_c = checkpoint::load_optimizer(dir, key(Role::Code), t.adam())?;
         Ok(())
+    }
+}
+
+impl AlphaGanTrainer {
+    /// The optimisers, by the role of the network each trains.
+    fn optimizers(&self) -> [(Role, &ModuleOptimizer); 4] {
+        [
+            (Role::Encoder, &self.opt_e),
+            (Role::Generator, &self.opt_g),
+            (Role::Discriminator, &self.opt_d),
+            (Role::Code, &self.opt_c),
+        ]
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kind::TrainConfig;
+    use crate::nets::{CodeDiscriminatorConfig, DcganConfig};
 
     /// A 16 × 16 alpha-GAN (`adjust` changes its config), a batch of 3 images and prior draws.
     fn tiny(

@@ -1,5 +1,5 @@
 //! Training logs: every loss of every iteration in `losses.csv` (long format:
-//! `iteration,phase,loss,value`), loss curves in `losses.png`, and sample grids.
+//! `iteration,phase,loss,value`), its smoothed curves for the caller to draw, and sample grids.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -14,7 +14,6 @@ use crate::{ModelError, Result};
 #[derive(Debug)]
 pub struct LossLog {
     path: PathBuf,
-    rows: Vec<(usize, String, String, f32)>,
     pending: String,
 }
 
@@ -24,29 +23,24 @@ impl LossLog {
     /// Opens the log; rows after iteration `keep_up_to` (work lost since the checkpoint a run
     /// resumes from) are dropped, so the log matches the weights.
     pub fn open(path: &Path, keep_up_to: usize) -> Result<Self> {
-        let mut rows = Vec::new();
-        let text = if keep_up_to > 0 {
+        let old = if keep_up_to > 0 {
             fs::read_to_string(path).unwrap_or_default()
         } else {
             String::new()
         };
-        for line in text.lines().skip(1) {
-            let f: Vec<&str> = line.split(',').collect();
-            if let [it, phase, name, value] = f.as_slice()
-                && let (Ok(it), Ok(v)) = (it.parse::<usize>(), value.parse::<f32>())
+        let mut text = String::from(HEADER);
+        for line in old.lines().skip(1) {
+            if let [it, _, _, value] = line.split(',').collect::<Vec<_>>().as_slice()
+                && let (Ok(it), Ok(_)) = (it.parse::<usize>(), value.parse::<f32>())
                 && it <= keep_up_to
             {
-                rows.push((it, phase.to_string(), name.to_string(), v));
+                text.push_str(line);
+                text.push('\n');
             }
-        }
-        let mut text = String::from(HEADER);
-        for (it, phase, name, v) in &rows {
-            text.push_str(&format!("{it},{phase},{name},{v}\n"));
         }
         murgan_data::atomic::write_atomic(path, text.as_bytes())?;
         Ok(Self {
             path: path.to_path_buf(),
-            rows,
             pending: String::new(),
         })
     }
@@ -61,8 +55,6 @@ impl LossLog {
         for (name, v) in losses {
             self.pending
                 .push_str(&format!("{iteration},{phase},{name},{v}\n"));
-            self.rows
-                .push((iteration, phase.to_string(), (*name).to_string(), *v));
         }
         if self.pending.len() > 64 * 1024 {
             self.flush()?;
@@ -84,47 +76,39 @@ impl LossLog {
         self.pending.clear();
         Ok(())
     }
+}
 
-    /// The rows recorded so far: (iteration, phase, loss, value).
-    pub fn rows(&self) -> &[(usize, String, String, f32)] {
-        &self.rows
-    }
-
-    /// Draws every loss against the iteration (a moving average over 1 % of the run smooths
-    /// the noise of single batches).
-    pub fn plot(&self, path: &Path) -> Result<()> {
-        let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-        for (it, phase, name, v) in &self.rows {
+/// The loss curves of a run's `losses.csv`, one series per `phase/loss`, each a moving average
+/// over 1 % of its points (single batches are noisy): what a caller draws as `losses.png`.
+pub fn loss_series(csv: &Path) -> Result<Vec<(String, Vec<(f64, f64)>)>> {
+    let text = fs::read_to_string(csv).map_err(|e| ModelError::io(csv, e))?;
+    let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        if let [it, phase, name, value] = line.split(',').collect::<Vec<_>>().as_slice()
+            && let (Ok(it), Ok(v)) = (it.parse::<usize>(), value.parse::<f64>())
+        {
             series
                 .entry(format!("{phase}/{name}"))
                 .or_default()
-                .push((*it as f64, f64::from(*v)));
+                .push((it as f64, v));
         }
-        let smoothed: Vec<(String, Vec<(f64, f64)>)> = series
-            .into_iter()
-            .map(|(name, pts)| {
-                let window = (pts.len() / 100).max(1);
-                let avg = pts
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &(x, _))| {
-                        let lo = i.saturating_sub(window - 1);
-                        let mean =
-                            pts[lo..=i].iter().map(|p| p.1).sum::<f64>() / (i + 1 - lo) as f64;
-                        (x, mean)
-                    })
-                    .collect();
-                (name, avg)
-            })
-            .collect();
-        Ok(murgan_metrics::line_plot(
-            path,
-            "Training losses",
-            "iteration",
-            "loss",
-            &smoothed,
-        )?)
     }
+    Ok(series
+        .into_iter()
+        .map(|(name, pts)| {
+            let window = (pts.len() / 100).max(1);
+            let avg = pts
+                .iter()
+                .enumerate()
+                .map(|(i, &(x, _))| {
+                    let lo = i.saturating_sub(window - 1);
+                    let mean = pts[lo..=i].iter().map(|p| p.1).sum::<f64>() / (i + 1 - lo) as f64;
+                    (x, mean)
+                })
+                .collect();
+            (name, avg)
+        })
+        .collect())
 }
 
 /// Lays out square images (values in [-1, 1]) in a grid of `cols` columns with a 2-pixel gap.

@@ -1,11 +1,13 @@
-//! Training: the shared loop (seeded batches and noise, progress, loss log and plot,
-//! checkpoints with resume) and one trainer per model.
+//! Training: the shared loop (seeded batches and noise, progress, loss log, checkpoints with
+//! resume) and one trainer per model. The loss chart is the caller's to draw
+//! ([`loss_series`] reads `losses.csv` back).
 //!
 //! Every random draw is a function of `(seed, iteration)`, so a run resumed from a checkpoint
 //! continues exactly as an uninterrupted run with the same seed would have.
 
 mod alphagan;
 mod anogan;
+mod dcgan;
 mod fanogan;
 mod log;
 mod preset;
@@ -14,205 +16,23 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
-use murgan_data::pipeline::item_seed;
-use murgan_data::{ImageRecord, Loader};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
-pub use alphagan::{AlphaGanConfig, AlphaGanTrainer, DiscriminatorKind, Routing};
-pub use anogan::{AnoGanConfig, AnoGanTrainer};
-pub use fanogan::{FAnoGanConfig, FAnoGanTrainer};
-pub use log::{LossLog, sample_grid};
+pub use alphagan::AlphaGanTrainer;
+pub use anogan::AnoGanTrainer;
+pub use fanogan::FAnoGanTrainer;
+pub use log::{LossLog, loss_series, sample_grid};
 pub use preset::Preset;
+// What a training run's caller needs besides the trainers: the model descriptions and the
+// training set, re-exported from their homes.
+pub use crate::kind::{
+    AlphaGanConfig, AnoGanConfig, DiscriminatorKind, FAnoGanConfig, Routing, TrainConfig,
+};
+pub use crate::noise::normal_noise;
+pub use murgan_data::TrainingSet;
 
-use crate::checkpoint::{self, DataSummary, ModelKind, ModelMeta, SCHEMA_VERSION, Staged};
+use crate::checkpoint::{self, ModelKind, ModelMeta, SCHEMA_VERSION, Staged};
 use crate::{ModelError, Result};
-
-/// Settings shared by every trainer.
-#[derive(Config, Debug, PartialEq)]
-pub struct TrainConfig {
-    /// Images per batch.
-    #[config(default = 64)]
-    pub batch_size: usize,
-    /// Training iterations (for f-AnoGAN: of each phase).
-    #[config(default = 2000)]
-    pub iterations: usize,
-    /// Adam learning rate.
-    #[config(default = 2e-4)]
-    pub lr: f64,
-    /// Adam β₁ (0.5 as in DCGAN).
-    #[config(default = 0.5)]
-    pub beta1: f64,
-    /// Adam β₂.
-    #[config(default = 0.999)]
-    pub beta2: f64,
-    /// Adam ε, PyTorch's default (Burn's own default is 1e-5, which damps small gradients).
-    #[config(default = 1e-8)]
-    pub epsilon: f64,
-    /// Seed of initialisation, batches and noise.
-    #[config(default = 0)]
-    pub seed: u64,
-    /// Write a checkpoint every this many iterations (and at the end).
-    #[config(default = 500)]
-    pub checkpoint_every: usize,
-    /// After the last GAN iteration, run the image discriminator (DCGAN's, or alpha-GAN's D)
-    /// over this many batches of real training images (nothing trained) so that its BatchNorm
-    /// running statistics, which eval mode uses at scoring time, describe real images rather
-    /// than the mostly generated batches of training. 0: off.
-    #[config(default = 0)]
-    pub bn_refresh_batches: usize,
-    /// The score component declared the model's main anomaly score (written to `model.json`;
-    /// `None`: the scoring method's own score). Fixed before training, never after evaluation.
-    pub main_score: Option<String>,
-}
-
-impl TrainConfig {
-    /// Checks the settings.
-    pub fn validate(&self) -> Result<()> {
-        if self.batch_size == 0 || self.iterations == 0 || self.checkpoint_every == 0 {
-            return Err(ModelError::InvalidConfig(
-                "batch size, iterations and checkpoint interval must be positive".into(),
-            ));
-        }
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(ModelError::InvalidConfig(format!(
-                "learning rate {}",
-                self.lr
-            )));
-        }
-        if !(self.epsilon > 0.0 && self.epsilon.is_finite()) {
-            return Err(ModelError::InvalidConfig(format!(
-                "Adam epsilon {}",
-                self.epsilon
-            )));
-        }
-        Ok(())
-    }
-
-    /// Adam with this config's betas and ε.
-    pub fn adam(&self) -> burn::optim::ModuleOptimizer {
-        burn::optim::AdamConfig::new()
-            .with_beta_1(self.beta1 as f32)
-            .with_beta_2(self.beta2 as f32)
-            .with_epsilon(self.epsilon as f32)
-            .init()
-    }
-}
-
-/// Preprocessed normal training images held in memory, with batch and noise draws that depend
-/// only on `(seed, iteration)`.
-#[derive(Debug, Clone)]
-pub struct TrainingSet {
-    pixels: Vec<f32>,
-    count: usize,
-    size: usize,
-    /// What was loaded.
-    pub summary: DataSummary,
-    /// The categories of the images (names, sorted, unique).
-    pub categories: Vec<String>,
-    /// The preprocessing used (no augmentation: batches are drawn deterministically).
-    pub preprocess: murgan_data::PreprocessConfig,
-}
-
-impl TrainingSet {
-    /// Loads `records` (normal images) with `loader`; bad files are skipped and counted.
-    pub fn load(records: &[ImageRecord], loader: &Loader, root: &Path) -> Result<Self> {
-        let report = loader.load_all(records);
-        let failed = report.failures.len();
-        if report.images.is_empty() {
-            return Err(ModelError::NoTrainingData { failed });
-        }
-        let size = loader.config.size as usize;
-        let mut pixels = Vec::with_capacity(report.images.len() * size * size);
-        for (_, img) in &report.images {
-            pixels.extend_from_slice(&img.pixels);
-        }
-        let mut categories: Vec<String> = records
-            .iter()
-            .map(|r| r.category_name().to_string())
-            .collect();
-        categories.sort();
-        categories.dedup();
-        Ok(Self {
-            count: report.images.len(),
-            pixels,
-            size,
-            summary: DataSummary {
-                root: root.display().to_string(),
-                images: report.images.len(),
-                failed,
-            },
-            categories,
-            preprocess: loader.config,
-        })
-    }
-
-    /// A training set from in-memory N×N images in [-1, 1] (tests, benchmarks).
-    pub fn from_images(images: Vec<Vec<f32>>, size: usize) -> Result<Self> {
-        if images.is_empty() || images.iter().any(|i| i.len() != size * size) {
-            return Err(ModelError::InvalidConfig(format!(
-                "need non-empty images of {size}×{size}"
-            )));
-        }
-        Ok(Self {
-            count: images.len(),
-            pixels: images.concat(),
-            size,
-            summary: DataSummary {
-                root: "memory".into(),
-                images: images.len(),
-                failed: 0,
-            },
-            categories: Vec::new(),
-            preprocess: murgan_data::PreprocessConfig::new(size as u32),
-        })
-    }
-
-    /// Number of images.
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    /// Whether the set is empty (never, once built).
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// Side N of the images.
-    pub fn image_size(&self) -> usize {
-        self.size
-    }
-
-    /// Image `i`, N×N values.
-    pub fn image(&self, i: usize) -> &[f32] {
-        let n = self.size * self.size;
-        &self.pixels[i * n..(i + 1) * n]
-    }
-
-    /// The indices of the batch of `iteration`: epochs are seeded permutations, cut into full
-    /// batches (a set smaller than a batch is one batch).
-    pub fn batch_indices(&self, iteration: usize, batch_size: usize, seed: u64) -> Vec<usize> {
-        let b = batch_size.min(self.count);
-        let per_epoch = self.count / b;
-        let (epoch, k) = (iteration / per_epoch, iteration % per_epoch);
-        let order = murgan_data::loader::batch_indices(self.count, b, true, seed, epoch as u64);
-        order.get(k).cloned().unwrap_or_default()
-    }
-
-    /// The images of `indices` as a `[B, 1, N, N]` tensor.
-    pub fn tensor(&self, indices: &[usize], device: &Device) -> Tensor<4> {
-        let mut data = Vec::with_capacity(indices.len() * self.size * self.size);
-        for &i in indices {
-            data.extend_from_slice(self.image(i));
-        }
-        Tensor::from_data(
-            TensorData::new(data, [indices.len(), 1, self.size, self.size]),
-            device,
-        )
-    }
-}
 
 /// After the GAN's last iteration (`iteration + 1 == train.iterations`), when
 /// `train.bn_refresh_batches > 0`: runs `forward` (a discriminator in training mode on the
@@ -236,22 +56,6 @@ pub(crate) fn refresh_after_last_iteration(
         let idx = data.batch_indices(k, train.batch_size, seed);
         forward(data.tensor(&idx, device));
     }
-}
-
-/// Standard-normal noise `[rows, cols]` drawn from `(seed, iteration, stream)`.
-pub fn normal_noise(
-    seed: u64,
-    iteration: usize,
-    stream: u64,
-    rows: usize,
-    cols: usize,
-    device: &Device,
-) -> Tensor<2> {
-    let mut rng = ChaCha8Rng::seed_from_u64(item_seed(item_seed(seed, iteration as u64), stream));
-    let data: Vec<f32> = (0..rows * cols)
-        .map(|_| StandardNormal.sample(&mut rng))
-        .collect();
-    Tensor::from_data(TensorData::new(data, [rows, cols]), device)
 }
 
 /// Binary cross-entropy of logits against an all-`target` label, averaged.
@@ -356,7 +160,6 @@ pub fn run<T: Trainer>(
             // cut mid-line.
             log.flush()?;
             let dir = write_checkpoint(trainer, data, &ckpt_root, done)?;
-            log.plot(&out.join("losses.png"))?;
             last = Some(dir.clone());
             Some(dir)
         } else {

@@ -5,13 +5,13 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
+use burn::module::{Module, ModuleMapper};
 use burn::module::{Param, RunningState};
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu};
-use murgan_models::cpu_layers;
-use murgan_models::init::seeded;
+use murgan_kernels as cpu_layers;
 
 fn device() -> Device {
     Device::flex().autodiff()
@@ -24,6 +24,34 @@ fn ramp<const D: usize>(shape: [usize; D], salt: usize) -> Tensor<D> {
         .map(|i| (((i * 7919 + salt * 104_729) % 2003) as f32 / 1001.0) - 1.0)
         .collect();
     Tensor::from_data(TensorData::new(v, shape), &device())
+}
+
+/// Gives every parameter of `module` deterministic values from `salt`: weights, biases and β
+/// about ±0.02 (DCGAN's scale, non-zero so that the bias paths are exercised), γ about 1 ± 0.02.
+fn seeded<M: Module>(module: M, salt: usize) -> M {
+    struct Fill {
+        salt: usize,
+        name: String,
+    }
+    impl ModuleMapper for Fill {
+        fn enter_module(&mut self, name: &str, _: &str) {
+            self.name = name.to_string();
+        }
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            self.salt += 1;
+            let (salt, gamma) = (self.salt, self.name == "gamma");
+            param.map(|t| {
+                let grad = t.is_require_grad() || t.device().is_autodiff();
+                let v = ramp(t.dims(), salt).mul_scalar(0.02).to_device(&t.device());
+                let v = if gamma { v.add_scalar(1.0) } else { v };
+                v.set_require_grad(grad)
+            })
+        }
+    }
+    module.map(&mut Fill {
+        salt,
+        name: String::new(),
+    })
 }
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {

@@ -1,23 +1,23 @@
 //! Per-layer timing of the 64 × 64 DCGAN convolutions on the CPU: Burn's kernels
-//! (`layer.forward`) against the path murgan's networks take (`murgan-models`' `cpu_layers`:
+//! (`layer.forward`) against the path murgan's networks take (`murgan-kernels`:
 //! one matrix product over the batch for the 1 × 1 ↔ 4 × 4 layers, murgan's own kernels for
 //! the stride-2 layers). Forward; forward + input gradient with frozen weights (what a latent
 //! search does); forward + input and weight gradients (what training does); plus one 2048²
 //! matrix product for scale.
 //!
 //! ```text
-//! cargo run --release --example conv_layers -- --batch 64 --repeats 5
+//! cargo run --release -p murgan-kernels --example conv_layers -- --batch 64 --repeats 5
 //! ```
 
 use std::time::Instant;
 
 use anyhow::Result;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::prelude::*;
+use burn::tensor::Distribution;
 use clap::Parser;
-use murgan_core::burn::nn::PaddingConfig2d;
-use murgan_core::burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use murgan_core::burn::prelude::*;
-use murgan_core::burn::tensor::Distribution;
-use murgan_core::models::cpu_layers;
+use murgan_kernels as cpu_layers;
 
 #[derive(Parser)]
 struct Args {
@@ -89,7 +89,6 @@ where
 }
 
 fn main() -> Result<()> {
-    murgan_core::tune_allocator();
     let a = Args::parse();
     let dev = Device::flex();
     let ad = dev.clone().autodiff();

@@ -1,25 +1,4 @@
-//! The DCGAN's layers on Burn's `flex` CPU backend, each through the fastest path murgan has
-//! measured for it; on every other backend (and wherever a path does not apply), Burn's own.
-//!
-//! - The 1 × 1 → 4 × 4 layer (the generator's first) and the 4 × 4 → 1 × 1 layer (the
-//!   discriminator's last) as one matrix product over the whole batch. Burn's `flex` runs a
-//!   convolution as one small product per image; for these two layers that is a matrix–vector
-//!   product per image that re-reads the whole weight matrix (3.3 MB for the 64 × 64
-//!   generator's first layer) 64 times at batch 64. Folding the batch into the rows makes them
-//!   plain `[B, ·] · [·, ·]` products. Every step is an ordinary tensor operation, so autodiff
-//!   and the weights' layout (PyTorch's, as in Burn's own modules) stay as they are.
-//! - The stride-2 layers (4 × 4 kernel, padding 1: the bulk of both networks) through murgan's
-//!   own kernels (`cpu_kernels`), which fold a group of images into each product and give the
-//!   transposed convolution one product per output phase instead of a col2im; their backward
-//!   pass is handwritten (each layer is the other's input gradient). Written with Burn's tensor
-//!   operations instead (im2col / col2im around one product) these layers were 1.1–6× slower
-//!   (`examples/conv_layers.rs`, docs/performance.md).
-//! - BatchNorm in inference mode and the (Leaky)ReLU after it as one per-channel pass
-//!   ([`batch_norm_leaky_relu`]), instead of Burn's five passes (subtract, divide, multiply,
-//!   add, activate), each allocating a tensor and each recorded for the backward pass.
-//!
-//! The results equal Burn's layers up to float rounding, outputs and gradients (tested).
-//! Which path a layer takes is decided per call by [`enabled`].
+//! The layer entry points: each takes a Burn layer and its input and picks the path.
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
@@ -29,7 +8,7 @@ use burn::tensor::activation::{leaky_relu, relu};
 
 /// Whether murgan's own paths are used for tensors on `device`: only the `flex` CPU backend,
 /// and not when `MURGAN_NATIVE_CONV` is set (to measure Burn's own kernels).
-/// Always `false` when murgan-models is built without its `flex` feature.
+/// Always `false` when murgan-kernels is built without its `flex` feature.
 pub fn enabled(device: &Device) -> bool {
     #[cfg(feature = "flex")]
     {
@@ -104,7 +83,7 @@ pub fn conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 /// feature, both `f32`, and for a convolution's input, even sides).
 #[cfg(feature = "flex")]
 fn stride_two(x: &Tensor<4>, weight: &Tensor<4>, high_resolution: bool) -> bool {
-    crate::cpu_kernels::supports(x, weight, high_resolution)
+    crate::extension::supports(x, weight, high_resolution)
 }
 
 #[cfg(not(feature = "flex"))]
@@ -114,12 +93,12 @@ fn stride_two(_: &Tensor<4>, _: &Tensor<4>, _: bool) -> bool {
 
 #[cfg(feature = "flex")]
 fn stride_two_conv(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
-    crate::cpu_kernels::conv(x, weight)
+    crate::extension::conv(x, weight)
 }
 
 #[cfg(feature = "flex")]
 fn stride_two_transpose(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
-    crate::cpu_kernels::conv_transpose(x, weight)
+    crate::extension::conv_transpose(x, weight)
 }
 
 #[cfg(not(feature = "flex"))]
@@ -198,7 +177,7 @@ fn fused_activation_supported(_: &Tensor<4>) -> bool {
 
 #[cfg(feature = "flex")]
 fn fused_affine_leaky(x: Tensor<4>, scale: Tensor<1>, shift: Tensor<1>, slope: f32) -> Tensor<4> {
-    crate::cpu_kernels::affine_leaky_relu(x, scale, shift, slope)
+    crate::extension::affine_leaky_relu(x, scale, shift, slope)
 }
 
 #[cfg(not(feature = "flex"))]

@@ -1,0 +1,118 @@
+//! What each model kind is, apart from how it is trained: its networks (by [`Role`]) and the
+//! configuration recorded in `model.json` (network shapes plus the training settings that
+//! produced the weights). Loading, import, scoring and training all read these descriptions;
+//! nothing here depends on training.
+//!
+//! Adding a model kind: a [`ModelKind`] variant with its [`ModelKind::roles`], a config module
+//! here, its networks in [`crate::nets`], a [`crate::load::Networks`] variant, a trainer in
+//! [`crate::train`] and its scores in murgan-score (docs/architecture.md).
+
+mod alphagan;
+mod anogan;
+mod fanogan;
+mod settings;
+
+use serde::{Deserialize, Serialize};
+
+pub use alphagan::{AlphaGanConfig, DiscriminatorKind, Routing};
+pub use anogan::AnoGanConfig;
+pub use fanogan::FAnoGanConfig;
+pub use settings::TrainConfig;
+
+use crate::{ModelError, Result};
+
+/// A network's role in a model; its [`Role::key`] names its files in a checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// Generator G.
+    Generator,
+    /// Image discriminator D.
+    Discriminator,
+    /// Encoder E.
+    Encoder,
+    /// Code discriminator C.
+    Code,
+}
+
+impl Role {
+    /// The name of its weights (`KEY.bpk`) and optimiser state (`optim-KEY.bpk`) in a
+    /// checkpoint.
+    pub fn key(self) -> &'static str {
+        match self {
+            Role::Generator => "generator",
+            Role::Discriminator => "discriminator",
+            Role::Encoder => "encoder",
+            Role::Code => "code_discriminator",
+        }
+    }
+
+    /// A human name, for messages: `generator (G)`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Generator => "generator (G)",
+            Role::Discriminator => "discriminator (D)",
+            Role::Encoder => "encoder (E)",
+            Role::Code => "code discriminator (C)",
+        }
+    }
+}
+
+/// Which model a checkpoint holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// A DCGAN trained on normals, scored by latent search.
+    AnoGan,
+    /// Encoder, generator, image and code discriminators.
+    AlphaGan,
+    /// A DCGAN plus f-AnoGAN's izi encoder.
+    FAnoGan,
+}
+
+impl ModelKind {
+    /// Every model kind, in the order the CLI lists them.
+    pub const ALL: [ModelKind; 3] = [ModelKind::AnoGan, ModelKind::AlphaGan, ModelKind::FAnoGan];
+
+    /// The networks a trained model of this kind holds, in checkpoint order.
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            ModelKind::AnoGan => &[Role::Generator, Role::Discriminator],
+            ModelKind::AlphaGan => &[
+                Role::Encoder,
+                Role::Generator,
+                Role::Discriminator,
+                Role::Code,
+            ],
+            ModelKind::FAnoGan => &[Role::Generator, Role::Discriminator, Role::Encoder],
+        }
+    }
+
+    /// `anogan`, `alphagan` or `fanogan`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::AnoGan => "anogan",
+            ModelKind::AlphaGan => "alphagan",
+            ModelKind::FAnoGan => "fanogan",
+        }
+    }
+}
+
+impl std::str::FromStr for ModelKind {
+    type Err = ModelError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['-', '_'], "")
+            .as_str()
+        {
+            "anogan" | "dcgan" => Ok(ModelKind::AnoGan),
+            "alphagan" => Ok(ModelKind::AlphaGan),
+            "fanogan" => Ok(ModelKind::FAnoGan),
+            other => Err(ModelError::InvalidConfig(format!(
+                "unknown model {other:?}: expected anogan, alphagan or fanogan"
+            ))),
+        }
+    }
+}
