@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use murgan_data::pipeline::{self, DecodeLimits, PreprocessConfig};
+use murgan_data::image::{self, DecodeLimits, PreprocessConfig};
 use murgan_data::{Filter, ManifestOptions, manifest, mura};
 
 /// Small limits keep each run fast and make "too large" reachable.
@@ -19,7 +19,7 @@ pub const LIMITS: DecodeLimits = DecodeLimits {
 /// Decodes and preprocesses arbitrary bytes: an error is fine; a panic, values outside
 /// [0, 1] or non-finite network input are not.
 pub fn decode_image(data: &[u8]) {
-    let Ok(img) = pipeline::decode_bytes(data, Path::new("fuzz"), &LIMITS) else {
+    let Ok(img) = image::decode_bytes(data, Path::new("fuzz"), &LIMITS) else {
         return;
     };
     assert_eq!(img.pixels.len(), img.width as usize * img.height as usize);
@@ -28,7 +28,7 @@ pub fn decode_image(data: &[u8]) {
     }
     let mut config = PreprocessConfig::new(16);
     config.limits = LIMITS;
-    if let Ok(p) = pipeline::preprocess(&img, &config, 0) {
+    if let Ok(p) = image::preprocess(&img, &config, 0) {
         assert!(p.pixels.iter().all(|v| v.is_finite()), "non-finite input");
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use murgan_core::data::dataset::image_files;
-use murgan_core::data::pipeline::GrayImage;
+use murgan_core::data::image::GrayImage;
 use murgan_core::data::{
     self, Category, ClassMap, Filter, Format, ImageRecord, Label, Loader, Split,
 };

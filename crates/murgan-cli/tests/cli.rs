@@ -392,13 +392,13 @@ fn score_evaluate_and_calibrate_a_trained_model() {
     let gray = image::open(&png).unwrap().to_luma8();
     let values: Vec<u16> = gray.as_raw().iter().map(|&v| v as u16 * 257).collect();
     let dcm = tmp.path().join("twin.dcm");
-    murgan_core::data::dicom::write_monochrome(
+    murgan_core::data::image::dicom::write_monochrome(
         &dcm,
         gray.width(),
         gray.height(),
         &values,
         16,
-        murgan_core::data::dicom::Monochrome::Two,
+        murgan_core::data::image::dicom::Monochrome::Two,
     )
     .unwrap();
     let out = murgan(&["score", "--model", p(&run), p(&png), p(&dcm), "--json"]);

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use murgan_data::pipeline::{self, GrayImage, PreprocessConfig, Preprocessed};
+use murgan_data::image::{self, GrayImage, PreprocessConfig, Preprocessed};
 use murgan_models::checkpoint::{self, Calibration};
 use murgan_models::{ModelKind, ModelMeta};
 use murgan_score::{Heatmap, Method, Scorer, Scores, ScoringOptions};
@@ -160,12 +160,12 @@ impl Detector {
 
     /// Preprocesses a decoded image as in training (no augmentation).
     pub fn preprocess(&self, image: &GrayImage) -> Result<Preprocessed> {
-        Ok(pipeline::preprocess(image, &self.preprocess, 0)?)
+        Ok(image::preprocess(image, &self.preprocess, 0)?)
     }
 
     /// Decodes an image file (PNG, JPEG) under the model's decoder limits.
     pub fn decode(&self, path: &Path) -> Result<GrayImage> {
-        Ok(pipeline::decode_file(path, &self.preprocess.limits)?)
+        Ok(image::decode_file(path, &self.preprocess.limits)?)
     }
 
     /// Scores one image.

@@ -12,7 +12,7 @@
 //! # let shape = DcganConfig::new().with_image_size(16).with_latent_dim(4).with_gen_width(4).with_disc_width(4);
 //! # let mut trainer = AnoGanTrainer::new(AnoGanConfig::new(shape, TrainConfig::new().with_iterations(2).with_batch_size(2)), &murgan_core::device(Some("cpu"))?)?;
 //! # run(&mut trainer, &TrainingSet::from_images(vec![vec![0.0; 256]; 4], 16)?, dir.path(), 2, false, &mut |_| {})?;
-//! use murgan_core::{Detector, data::pipeline::GrayImage};
+//! use murgan_core::{Detector, data::image::GrayImage};
 //!
 //! let mut detector = Detector::load(dir.path())?; // reads model.json, builds the right model
 //! let xray = GrayImage { width: 40, height: 30, pixels: vec![0.5; 1200] }; // or detector.decode(path)

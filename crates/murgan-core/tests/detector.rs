@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use murgan_core::data::pipeline::{self, GrayImage, PreprocessConfig};
+use murgan_core::data::image::{self, GrayImage, PreprocessConfig};
 use murgan_core::models::nets::{CodeDiscriminatorConfig, DcganConfig};
 use murgan_core::models::train::{
     AlphaGanConfig, AlphaGanTrainer, AnoGanConfig, AnoGanTrainer, Progress, TrainConfig,
@@ -57,7 +57,7 @@ fn training_set(count: usize) -> TrainingSet {
     let config = PreprocessConfig::new(N as u32);
     let images = (0..count)
         .map(|k| {
-            pipeline::preprocess(&radiograph(k), &config, 0)
+            image::preprocess(&radiograph(k), &config, 0)
                 .unwrap()
                 .pixels
         })

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::atomic::write_atomic;
-use crate::pipeline::{Placement, PreprocessConfig, Preprocessed};
+use crate::image::{Placement, PreprocessConfig, Preprocessed};
 use crate::{DataError, Result};
 
 const MAGIC: &[u8; 4] = b"MGC1";

@@ -18,14 +18,13 @@
 pub mod atomic;
 pub mod cache;
 pub mod dataset;
-#[cfg(feature = "dicom")]
-pub mod dicom;
 pub mod error;
 pub mod folder;
+pub mod image;
 pub mod loader;
 pub mod manifest;
 pub mod mura;
-pub mod pipeline;
+pub mod seed;
 pub mod summary;
 pub mod synth;
 #[cfg(feature = "burn")]
@@ -36,9 +35,9 @@ pub use cache::Cache;
 pub use dataset::{DataSet, Format};
 pub use error::{DataError, Result};
 pub use folder::ClassMap;
+pub use image::{DecodeLimits, GrayImage, PreprocessConfig, Preprocessed};
 pub use loader::{LoadReport, Loader};
 pub use manifest::ManifestOptions;
-pub use pipeline::{DecodeLimits, PreprocessConfig, Preprocessed};
 pub use summary::{Counts, Summary};
 #[cfg(feature = "burn")]
 pub use training::{DataSummary, TrainingSet};

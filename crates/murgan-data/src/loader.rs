@@ -9,7 +9,8 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use crate::cache::Cache;
-use crate::pipeline::{self, PreprocessConfig, Preprocessed, item_seed};
+use crate::image::{self, PreprocessConfig, Preprocessed};
+use crate::seed::item_seed;
 use crate::{DataError, ImageRecord, Result};
 
 /// Turns records into preprocessed images.
@@ -67,7 +68,7 @@ impl Loader {
         let mut image = match cached {
             Some(img) => img,
             None => {
-                let img = pipeline::load(path, &base_config, 0)?;
+                let img = image::load(path, &base_config, 0)?;
                 if let Some(c) = &self.cache {
                     // A cache that cannot be written only costs speed.
                     let _ = c.put(path, &base_config, &img);
@@ -76,7 +77,7 @@ impl Loader {
             }
         };
         if let Some(aug) = &self.config.augment {
-            pipeline::augment(&mut image, aug, item_seed(self.seed, index));
+            image::augment(&mut image, aug, item_seed(self.seed, index));
         }
         Ok(image)
     }

@@ -10,8 +10,8 @@ use dicom_core::value::PixelFragmentSequence;
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
-use murgan_data::dicom::{self, Monochrome};
-use murgan_data::pipeline::{self, DecodeLimits, GrayImage};
+use murgan_data::image::dicom::{self, Monochrome};
+use murgan_data::image::{self as murgan_image, DecodeLimits, GrayImage};
 use murgan_data::{ClassMap, DataError, Filter, folder};
 
 const W: u32 = 12;
@@ -23,7 +23,7 @@ fn gradient() -> Vec<u8> {
 }
 
 fn decode(path: &Path) -> Result<GrayImage, DataError> {
-    pipeline::decode_file(path, &DecodeLimits::default())
+    murgan_image::decode_file(path, &DecodeLimits::default())
 }
 
 /// A DICOM object's attributes, for the cases `write_monochrome` does not cover.
@@ -189,11 +189,12 @@ fn a_16_bit_dicom_of_a_png_times_257_decodes_exactly_as_the_png() {
     assert_eq!(decode(&eight).unwrap(), reference, "8 bits allocated");
     // The same bytes in memory (the web app's path) decode the same way.
     let bytes = std::fs::read(&dcm).unwrap();
-    let from_bytes = pipeline::decode_bytes(&bytes, Path::new("upload"), &DecodeLimits::default());
+    let from_bytes =
+        murgan_image::decode_bytes(&bytes, Path::new("upload"), &DecodeLimits::default());
     assert_eq!(from_bytes.unwrap(), reference);
     assert_eq!(
-        pipeline::detect_format(&bytes),
-        Some(pipeline::SourceFormat::Dicom)
+        murgan_image::detect_format(&bytes),
+        Some(murgan_image::SourceFormat::Dicom)
     );
 }
 

@@ -57,9 +57,8 @@ fn manifest_cases() {
 fn colour_jpeg_luma_stays_within_one() {
     let f = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../fuzz/regressions/decode_image/jpeg-luma-above-one.jpg");
-    let img =
-        murgan_data::pipeline::decode_bytes(&std::fs::read(&f).unwrap(), &f, &harness::LIMITS)
-            .unwrap();
+    let img = murgan_data::image::decode_bytes(&std::fs::read(&f).unwrap(), &f, &harness::LIMITS)
+        .unwrap();
     let max = img.pixels.iter().copied().fold(0.0f32, f32::max);
     assert!(max <= 1.0 && max > 0.9, "max {max}");
 }
@@ -82,7 +81,7 @@ fn malformed_dicom_is_refused_before_the_parser_allocates() {
         }
         seen += 1;
         let bytes = std::fs::read(&f).unwrap();
-        let err = murgan_data::pipeline::decode_bytes(&bytes, &f, &harness::LIMITS).unwrap_err();
+        let err = murgan_data::image::decode_bytes(&bytes, &f, &harness::LIMITS).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("cannot parse") && msg.contains(&name), "{msg}");
         // Refused by the walk, not by the parser after its allocation.

@@ -7,7 +7,7 @@ mod common;
 
 use std::fs;
 
-use murgan_data::pipeline::{self, DecodeLimits, PreprocessConfig};
+use murgan_data::image::{self as murgan_image, DecodeLimits, PreprocessConfig};
 use murgan_data::{Cache, DataError, ImageRecord, Label, Loader, Split};
 
 #[test]
@@ -28,10 +28,10 @@ fn bit_depths_and_colour_types_decode_to_the_same_gray() {
     rgba.save(&paths[3]).unwrap();
     rgb.save(&paths[4]).unwrap();
     let limits = DecodeLimits::default();
-    let reference = pipeline::decode_file(&paths[0], &limits).unwrap();
+    let reference = murgan_image::decode_file(&paths[0], &limits).unwrap();
     assert_eq!((reference.width, reference.height), (16, 8));
     for p in &paths[1..4] {
-        let g = pipeline::decode_file(p, &limits).unwrap();
+        let g = murgan_image::decode_file(p, &limits).unwrap();
         let max_diff = g
             .pixels
             .iter()
@@ -40,7 +40,7 @@ fn bit_depths_and_colour_types_decode_to_the_same_gray() {
             .fold(0.0f32, f32::max);
         assert!(max_diff < 1.0 / 255.0, "{}: {max_diff}", p.display());
     }
-    let jpg = pipeline::decode_file(&paths[4], &limits).unwrap();
+    let jpg = murgan_image::decode_file(&paths[4], &limits).unwrap();
     let max_diff = jpg
         .pixels
         .iter()
@@ -53,7 +53,7 @@ fn bit_depths_and_colour_types_decode_to_the_same_gray() {
         image::Luma([1000 + x as u16])
     });
     fine.save(tmp.path().join("fine.png")).unwrap();
-    let f = pipeline::decode_file(&tmp.path().join("fine.png"), &limits).unwrap();
+    let f = murgan_image::decode_file(&tmp.path().join("fine.png"), &limits).unwrap();
     assert!(f.pixels[1] > f.pixels[0]);
 }
 
@@ -70,7 +70,7 @@ fn every_bad_file_gives_a_typed_error_naming_it() {
     let limits = DecodeLimits::default();
     let cfg = PreprocessConfig::new(32);
     let check = |name: &str, pred: fn(&DataError) -> bool| {
-        let err = pipeline::load(&d.join(name), &cfg, 0).unwrap_err();
+        let err = murgan_image::load(&d.join(name), &cfg, 0).unwrap_err();
         assert!(pred(&err), "{name}: {err:?}");
         assert!(err.to_string().contains(name), "{name}: {err}");
     };
@@ -86,10 +86,10 @@ fn every_bad_file_gives_a_typed_error_naming_it() {
         ..limits
     };
     assert!(matches!(
-        pipeline::decode_file(&d.join("good.png"), &small),
+        murgan_image::decode_file(&d.join("good.png"), &small),
         Err(DataError::TooLarge { .. })
     ));
-    assert!(pipeline::decode_bytes(&good, std::path::Path::new("mem.png"), &limits).is_ok());
+    assert!(murgan_image::decode_bytes(&good, std::path::Path::new("mem.png"), &limits).is_ok());
 }
 
 fn record(path: std::path::PathBuf) -> ImageRecord {

@@ -2,7 +2,7 @@
 //! scoring reproduce exactly, and a resumed run draws what an uninterrupted one would.
 
 use burn::prelude::*;
-use murgan_data::pipeline::item_seed;
+use murgan_data::seed::item_seed;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};

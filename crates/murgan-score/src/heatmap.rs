@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use image::{ImageBuffer, Luma, Rgb, RgbImage, imageops};
-use murgan_data::pipeline::{GrayImage, Placement};
+use murgan_data::image::{GrayImage, Placement};
 
 use crate::{Result, ScoreError};
 

@@ -26,7 +26,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
-use murgan_core::data::{DataError, pipeline};
+use murgan_core::data::{DataError, image};
 use murgan_core::{Detector, Device};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -305,7 +305,7 @@ async fn score(
         return error(StatusCode::BAD_REQUEST, "the upload is empty".into());
     }
     // Refused before taking a scoring slot; the decoder recognises formats the same way.
-    if !pipeline::detect_format(&bytes).is_some_and(pipeline::is_supported) {
+    if !image::detect_format(&bytes).is_some_and(image::is_supported) {
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!("{name}: not a PNG, JPEG or DICOM image"),
@@ -336,7 +336,7 @@ fn score_bytes(model: &Model, bytes: &[u8], name: &str) -> Result<Value, (Status
     let started = Instant::now();
     let detector = model.detector.lock().unwrap_or_else(|p| p.into_inner());
     let limits = detector.preprocess_config().limits;
-    let gray = pipeline::decode_bytes(bytes, Path::new(name), &limits).map_err(|e| {
+    let gray = image::decode_bytes(bytes, Path::new(name), &limits).map_err(|e| {
         let status = match e {
             DataError::UnsupportedFormat { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             _ => StatusCode::BAD_REQUEST,
@@ -352,8 +352,8 @@ fn score_bytes(model: &Model, bytes: &[u8], name: &str) -> Result<Value, (Status
         .overlay_png(&gray, None)
         .map_err(|e| internal(e.to_string()))?;
     let reconstruction =
-        pipeline::png_bytes(&report.reconstruction).map_err(|e| internal(e.to_string()))?;
-    let original = pipeline::png_bytes(&gray).map_err(|e| internal(e.to_string()))?;
+        image::png_bytes(&report.reconstruction).map_err(|e| internal(e.to_string()))?;
+    let original = image::png_bytes(&gray).map_err(|e| internal(e.to_string()))?;
     let components: serde_json::Map<String, Value> = report
         .components
         .iter()

@@ -9,8 +9,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::Engine as _;
 use murgan_core::Device;
-use murgan_core::data::dicom::{self, Monochrome};
-use murgan_core::data::pipeline::{self, DecodeLimits};
+use murgan_core::data::image::dicom::{self, Monochrome};
+use murgan_core::data::image::{self, DecodeLimits};
 use murgan_web::{Limits, load_models, router};
 use serde_json::Value;
 use std::path::Path;
@@ -91,7 +91,7 @@ async fn endpoints_answer_and_user_mistakes_get_json_errors() {
     // Its DICOM twin (16-bit values × 257, stored as MONOCHROME1 so inverted): the same
     // score, and the original comes back as the PNG murgan saw.
     let png = common::xray_png(40, 30, 0);
-    let gray = pipeline::decode_bytes(&png, Path::new("x.png"), &DecodeLimits::default()).unwrap();
+    let gray = image::decode_bytes(&png, Path::new("x.png"), &DecodeLimits::default()).unwrap();
     let inverted: Vec<u16> = gray
         .pixels
         .iter()
@@ -107,7 +107,7 @@ async fn endpoints_answer_and_user_mistakes_get_json_errors() {
         d["original"].as_str().unwrap(),
         format!(
             "data:image/png;base64,{}",
-            base64::engine::general_purpose::STANDARD.encode(pipeline::png_bytes(&gray).unwrap())
+            base64::engine::general_purpose::STANDARD.encode(image::png_bytes(&gray).unwrap())
         )
     );
 

@@ -128,7 +128,7 @@ async fn chromium_uploads_an_xray_and_sees_score_and_heatmap() {
             path
         }
     };
-    let width = murgan_core::data::pipeline::decode_file(&xray, &Default::default())
+    let width = murgan_core::data::image::decode_file(&xray, &Default::default())
         .unwrap()
         .width;
     let input = client.find(Locator::Id("file")).await.unwrap();

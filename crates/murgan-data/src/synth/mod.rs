@@ -22,9 +22,10 @@ pub use anatomy::{Anatomy, Bone, Part};
 pub use render::{Finding, Pathology, View};
 
 use crate::atomic::write_atomic;
+use crate::image::GrayImage;
+pub use crate::image::write_png;
 use crate::mura::{MURA_DIR, image_paths_csv, labeled_studies_csv};
-pub use crate::pipeline::write_png;
-use crate::pipeline::{GrayImage, item_seed};
+use crate::seed::item_seed;
 use crate::{Category, DataError, Label, Result, Split};
 
 /// What to generate.

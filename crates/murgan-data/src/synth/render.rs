@@ -6,7 +6,7 @@ use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::anatomy::{Anatomy, Bone, P2, Part};
-use crate::pipeline::GrayImage;
+use crate::image::GrayImage;
 
 /// Attenuation per unit length of cortical bone, medullary bone and soft tissue.
 const MU_CORTEX: f32 = 12.0;

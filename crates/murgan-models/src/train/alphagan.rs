@@ -10,7 +10,7 @@ use std::path::Path;
 
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use murgan_data::pipeline::item_seed;
+use murgan_data::seed::item_seed;
 
 use super::dcgan::write_samples;
 use super::{

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use murgan_data::pipeline::item_seed;
+use murgan_data::seed::item_seed;
 
 use super::{TrainConfig, TrainingSet, bce_logits, normal_noise, scalar};
 use crate::Result;
@@ -155,7 +155,7 @@ pub(super) fn write_samples(
     let room = 16 - images.len().min(8);
     images.extend(generated(g, seed, device).into_iter().take(room));
     let grid = super::sample_grid(&images, data.image_size(), 4);
-    murgan_data::pipeline::write_png(&staged.path().join("samples.png"), &grid)?;
+    murgan_data::image::write_png(&staged.path().join("samples.png"), &grid)?;
     Ok(())
 }
 

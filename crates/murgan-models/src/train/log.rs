@@ -6,7 +6,7 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use murgan_data::pipeline::GrayImage;
+use murgan_data::image::GrayImage;
 
 use crate::{ModelError, Result};
 

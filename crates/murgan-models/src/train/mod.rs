@@ -51,7 +51,7 @@ pub(crate) fn refresh_after_last_iteration(
     if iteration + 1 != train.iterations || train.bn_refresh_batches == 0 {
         return;
     }
-    let seed = murgan_data::pipeline::item_seed(train.seed, 0xb17);
+    let seed = murgan_data::seed::item_seed(train.seed, 0xb17);
     for k in 0..train.bn_refresh_batches {
         let idx = data.batch_indices(k, train.batch_size, seed);
         forward(data.tensor(&idx, device));

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use murgan_core::Device;
-use murgan_core::data::pipeline::{self, GrayImage};
+use murgan_core::data::image::{self, GrayImage};
 use murgan_core::models::nets::DcganConfig;
 use murgan_core::models::train::{FAnoGanConfig, FAnoGanTrainer, TrainConfig, TrainingSet, run};
 
@@ -33,16 +33,16 @@ pub fn xray(w: u32, h: u32, k: u32) -> GrayImage {
 
 /// PNG bytes of [`xray`].
 pub fn xray_png(w: u32, h: u32, k: u32) -> Vec<u8> {
-    pipeline::png_bytes(&xray(w, h, k)).unwrap()
+    image::png_bytes(&xray(w, h, k)).unwrap()
 }
 
 /// Trains a tiny f-AnoGAN (16×16, a few iterations) into `models/hand` and returns `models`.
 pub fn train_model(root: &Path) -> PathBuf {
     let models = root.join("models");
-    let config = pipeline::PreprocessConfig::new(16);
+    let config = image::PreprocessConfig::new(16);
     let images = (0..8)
         .map(|k| {
-            pipeline::preprocess(&xray(24, 20, k), &config, 0)
+            image::preprocess(&xray(24, 20, k), &config, 0)
                 .unwrap()
                 .pixels
         })
