@@ -1,20 +1,23 @@
 //! `murgan`: synthetic radiographs, data set summaries and anomaly-detection metrics from the
 //! command line.
 
+mod data_args;
 #[cfg(feature = "pytorch")]
 mod import;
+mod output;
 mod score;
+#[cfg(feature = "serve")]
 mod serve;
 mod train;
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
-use murgan_core::data::{self, Category, ClassMap, Format, synth};
-use murgan_core::metrics::{self, ALL, Report, ReportOptions, Roc, StudyAgg, group_by_category};
+use data_args::DataArgs;
+use murgan_core::data::{Category, Filter, synth};
+use murgan_core::metrics::{self, Report, ReportOptions, StudyAgg};
+use output::{progress_bar, spinner, write_plots};
 
 #[derive(Parser)]
 #[command(
@@ -45,6 +48,7 @@ enum Command {
     /// Fit the anomaly threshold on normal images and store it in the model's model.json.
     Calibrate(Box<score::CalibrateArgs>),
     /// Serve the web app: upload an X-ray, see its score, verdict and heatmap; JSON API.
+    #[cfg(feature = "serve")]
     Serve(serve::ServeArgs),
     /// Import PyTorch state_dict files (.pth/.pt) as a murgan checkpoint.
     #[cfg(feature = "pytorch")]
@@ -84,18 +88,8 @@ enum DatasetCommand {
 
 #[derive(Args)]
 struct SummaryArgs {
-    /// The data set: a MURA root, a folder-layout root, or a CSV manifest.
-    #[arg(long)]
-    root: PathBuf,
-    /// Layout: mura, folder or csv.
-    #[arg(long, default_value = "mura")]
-    format: String,
-    /// Normal class folder(s) of a folder data set, e.g. NORMAL or 0.
-    #[arg(long, value_delimiter = ',')]
-    normal: Vec<String>,
-    /// Abnormal class folder(s) of a folder data set (default: every other class).
-    #[arg(long, value_delimiter = ',')]
-    abnormal: Vec<String>,
+    #[command(flatten)]
+    data: DataArgs,
     /// Print JSON: {SPLIT: {CATEGORY: {normal_images, abnormal_images, normal_studies, abnormal_studies}}}.
     #[arg(long)]
     json: bool,
@@ -140,28 +134,11 @@ fn main() -> Result<()> {
         Command::Score(a) => score::run_score(*a),
         Command::Evaluate(a) => score::run_evaluate(*a),
         Command::Calibrate(a) => score::run_calibrate(*a),
+        #[cfg(feature = "serve")]
         Command::Serve(a) => serve::run(a),
         #[cfg(feature = "pytorch")]
         Command::ImportTorch(a) => import::run(a),
     }
-}
-
-pub(crate) fn progress_bar(len: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta} left)")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_message(what.to_string());
-    bar
-}
-
-fn spinner(what: &str) -> ProgressBar {
-    let s = ProgressBar::new_spinner();
-    s.set_message(what.to_string());
-    s.enable_steady_tick(Duration::from_millis(120));
-    s
 }
 
 fn run_synth(a: SynthArgs) -> Result<()> {
@@ -202,13 +179,19 @@ fn run_synth(a: SynthArgs) -> Result<()> {
 }
 
 fn run_summary(a: SummaryArgs) -> Result<()> {
-    let format: Format = a.format.parse()?;
-    let classes = ClassMap::from_lists(&a.normal, &a.abnormal);
-    let sp = spinner(&format!("indexing {}", a.root.display()));
-    let set = data::open(&a.root, format, classes.as_ref())
-        .with_context(|| format!("opening {} as a {} data set", a.root.display(), a.format))?;
+    let sp = spinner(&format!("indexing {}", a.data.data.display()));
+    let set = a.data.open();
     sp.finish_and_clear();
-    report_problems(&set.problems);
+    let mut set = set?;
+    output::report_problems(&set.problems);
+    let categories = a.data.categories()?;
+    if !categories.is_empty() {
+        let mut filter = Filter::all();
+        for c in categories {
+            filter = filter.category(c);
+        }
+        set.records = set.select(&filter);
+    }
     let summary = set.summary();
     if a.json {
         println!("{}", serde_json::to_string(&summary)?);
@@ -216,19 +199,6 @@ fn run_summary(a: SummaryArgs) -> Result<()> {
         print!("{}", summary.to_markdown());
     }
     Ok(())
-}
-
-pub(crate) fn report_problems(problems: &[data::DataError]) {
-    if problems.is_empty() {
-        return;
-    }
-    eprintln!("skipped {} entries:", problems.len());
-    for p in problems.iter().take(20) {
-        eprintln!("  {p}");
-    }
-    if problems.len() > 20 {
-        eprintln!("  ... and {} more", problems.len() - 20);
-    }
 }
 
 fn run_metrics(a: MetricsArgs) -> Result<()> {
@@ -250,75 +220,6 @@ fn run_metrics(a: MetricsArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         print!("{}", report.to_markdown());
-    }
-    Ok(())
-}
-
-/// Image-level ROC curves of every category on one chart, the study-level ones on another,
-/// and a histogram of normal vs abnormal scores per category.
-/// File names start with `prefix_` and titles name it, when `prefix` is not empty.
-pub(crate) fn write_plots(
-    dir: &Path,
-    images: &[metrics::ScoredImage],
-    opts: &ReportOptions,
-    prefix: &str,
-) -> Result<()> {
-    let (file, title) = if prefix.is_empty() {
-        (String::new(), String::new())
-    } else {
-        (format!("{prefix}_"), format!(" of {prefix}"))
-    };
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let cat = |i: &metrics::ScoredImage| i.category.clone().unwrap_or_else(|| ALL.into());
-    let cats: Vec<String> = images.iter().map(cat).collect();
-    let groups = group_by_category(
-        cats.iter()
-            .zip(images)
-            .map(|(c, i)| (c.as_str(), i.label, i.score)),
-    );
-    roc_chart(
-        &dir.join(format!("{file}roc_image.png")),
-        &format!("Image-level ROC{title}"),
-        &groups,
-    )?;
-    for (cat, (l, s)) in &groups {
-        let pick = |want: bool| {
-            l.iter()
-                .zip(s)
-                .filter(|(l, _)| **l == want)
-                .map(|(_, s)| *s)
-                .collect::<Vec<f64>>()
-        };
-        metrics::histogram_plot(
-            &dir.join(format!("{file}hist_{cat}.png")),
-            &format!("Scores{title}, {cat}"),
-            &pick(false),
-            &pick(true),
-            30,
-        )?;
-    }
-    if images.iter().any(|i| i.study.is_some()) {
-        let studies = metrics::study_scores(images, opts.study_agg)?;
-        let groups = group_by_category(studies.iter().map(|(c, s)| (c.as_str(), s.label, s.score)));
-        roc_chart(
-            &dir.join(format!("{file}roc_study.png")),
-            &format!("Study-level ROC{title}"),
-            &groups,
-        )?;
-    }
-    eprintln!("wrote plots to {}", dir.display());
-    Ok(())
-}
-
-/// One chart with the ROC curve of every group that has both classes.
-fn roc_chart(path: &Path, title: &str, groups: &metrics::Groups) -> Result<()> {
-    let rocs: Vec<(String, Roc)> = groups
-        .iter()
-        .filter_map(|(k, (l, s))| Roc::new(l, s).ok().map(|r| (k.clone(), r)))
-        .collect();
-    let curves: Vec<(String, &Roc)> = rocs.iter().map(|(k, r)| (k.clone(), r)).collect();
-    if !curves.is_empty() {
-        metrics::roc_plot(path, title, &curves)?;
     }
     Ok(())
 }

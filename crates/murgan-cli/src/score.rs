@@ -7,14 +7,14 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use murgan_core::data::dataset::image_files;
 use murgan_core::data::image::GrayImage;
-use murgan_core::data::{
-    self, Category, ClassMap, Filter, Format, ImageRecord, Label, Loader, Split,
-};
+use murgan_core::data::{self, Category, Filter, ImageRecord, Label, Loader, Split};
 use murgan_core::metrics::{Report, ReportOptions, ScoredImage, StudyAgg};
 use murgan_core::models::checkpoint;
 use murgan_core::score::{Method, Scores};
 use murgan_core::{AnomalyReport, Detector};
 use serde_json::{Value, json};
+
+use crate::data_args::DataArgs;
 
 /// How to score: the model and the scoring settings (each overrides the calibrated settings).
 #[derive(Args)]
@@ -217,88 +217,43 @@ pub fn run_score(a: ScoreArgs) -> Result<()> {
     Ok(())
 }
 
-/// Where images come from: a data set, its split and categories.
-#[derive(Args)]
-pub struct DataArgs {
-    /// The data set: a MURA root, a folder-layout root or a CSV manifest.
-    #[arg(long)]
-    data: PathBuf,
-    /// Layout: mura, folder or csv.
-    #[arg(long, default_value = "mura")]
-    format: String,
-    /// Normal class folder(s) of a folder data set, e.g. NORMAL.
-    #[arg(long, value_delimiter = ',')]
-    normal: Vec<String>,
-    /// Abnormal class folder(s) of a folder data set (default: every other class).
-    #[arg(long, value_delimiter = ',')]
-    abnormal: Vec<String>,
-    /// Categories (default: those the model was trained on, when the data set has them).
-    #[arg(long, value_delimiter = ',')]
-    category: Vec<String>,
-    /// Cache preprocessed images in this folder.
-    #[arg(long)]
-    cache: Option<PathBuf>,
-}
-
-impl DataArgs {
-    /// The records of `split` (and `label`, if given) in the chosen categories.
-    fn records(
-        &self,
-        detector: &Detector,
-        split: Split,
-        label: Option<Label>,
-    ) -> Result<Vec<ImageRecord>> {
-        let format: Format = self.format.parse()?;
-        let classes = ClassMap::from_lists(&self.normal, &self.abnormal);
-        let set = data::open(&self.data, format, classes.as_ref()).with_context(|| {
-            format!(
-                "opening {} as a {} data set",
-                self.data.display(),
-                self.format
-            )
-        })?;
-        crate::report_problems(&set.problems);
-        let mut filter = Filter::all().split(split);
-        if let Some(l) = label {
-            filter = filter.label(l);
-        }
-        let categories: Vec<Category> = if self.category.is_empty() {
-            // The model's own categories, when they are MURA's and the data set has them.
-            let own: Option<Vec<Category>> = detector
-                .meta()
-                .categories
-                .iter()
-                .map(|c| c.parse().ok())
-                .collect();
-            own.filter(|_| set.records.iter().any(|r| r.category.is_some()))
-                .unwrap_or_default()
-        } else {
-            self.category
-                .iter()
-                .map(|c| c.parse::<Category>())
-                .collect::<Result<_, _>>()?
-        };
-        if !categories.is_empty() && self.category.is_empty() {
+/// The records of `split` (and `label`, if given) in the chosen categories: those of
+/// `--category`, else the model's own when they are MURA's and the data set has categories.
+fn records(
+    data: &DataArgs,
+    detector: &Detector,
+    split: Split,
+    label: Option<Label>,
+) -> Result<Vec<ImageRecord>> {
+    let set = data.open_reporting()?;
+    let mut filter = Filter::all().split(split);
+    if let Some(l) = label {
+        filter = filter.label(l);
+    }
+    let mut categories = data.categories()?;
+    if categories.is_empty() {
+        let own: Option<Vec<Category>> = detector
+            .meta()
+            .categories
+            .iter()
+            .map(|c| c.parse().ok())
+            .collect();
+        categories = own
+            .filter(|_| set.records.iter().any(|r| r.category.is_some()))
+            .unwrap_or_default();
+        if !categories.is_empty() {
             let names: Vec<&str> = categories.iter().map(|c| c.name()).collect();
             eprintln!("categories the model was trained on: {}", names.join(","));
         }
-        for c in categories {
-            filter = filter.category(c);
-        }
-        let records = set.select(&filter);
-        if records.is_empty() {
-            bail!("{}: no images of split {split} match", self.data.display());
-        }
-        Ok(records)
     }
-
-    fn loader(&self, detector: &Detector) -> Result<Loader> {
-        let mut loader = Loader::new(*detector.preprocess_config());
-        if let Some(dir) = &self.cache {
-            loader = loader.with_cache(data::Cache::new(dir)?);
-        }
-        Ok(loader)
+    for c in categories {
+        filter = filter.category(c);
     }
+    let records = set.select(&filter);
+    if records.is_empty() {
+        bail!("{}: no images of split {split} match", data.data.display());
+    }
+    Ok(records)
 }
 
 /// Loads and scores records in chunks, with a progress bar; failed files are reported and
@@ -308,7 +263,7 @@ fn score_records(
     loader: &Loader,
     records: &[ImageRecord],
 ) -> Result<(Vec<ImageRecord>, Vec<Scores>)> {
-    let bar = crate::progress_bar(records.len() as u64, "scoring");
+    let bar = crate::output::progress_bar(records.len() as u64, "scoring");
     let (mut kept, mut scores, mut failures) = (Vec::new(), Vec::new(), Vec::new());
     let chunk = 256;
     for start in (0..records.len()).step_by(chunk) {
@@ -406,8 +361,8 @@ fn scores_csv(records: &[ImageRecord], scores: &[Scores], names: &[&str]) -> Res
 pub fn run_evaluate(a: EvaluateArgs) -> Result<()> {
     let detector = a.model.detector()?;
     let split: Split = a.split.parse()?;
-    let records = a.data.records(&detector, split, None)?;
-    let loader = a.data.loader(&detector)?;
+    let records = records(&a.data, &detector, split, None)?;
+    let loader = a.data.loader(*detector.preprocess_config())?;
     eprintln!(
         "scoring {} images of {} with a {} model (method {})",
         records.len(),
@@ -447,9 +402,9 @@ pub fn run_evaluate(a: EvaluateArgs) -> Result<()> {
         part_images.push((name.to_string(), images));
     }
     if let Some(dir) = &a.plots {
-        crate::write_plots(dir, &main, &opts, "score")?;
+        crate::output::write_plots(dir, &main, &opts, "score")?;
         for (name, images) in &part_images {
-            crate::write_plots(dir, images, &part_opts, name)?;
+            crate::output::write_plots(dir, images, &part_opts, name)?;
         }
     }
     if a.json {
@@ -496,8 +451,8 @@ pub fn run_calibrate(a: CalibrateArgs) -> Result<()> {
             "note: training images usually score lower than unseen normals, so the specificity on new images will likely be lower than asked"
         );
     }
-    let records = a.data.records(&detector, split, Some(Label::Normal))?;
-    let loader = a.data.loader(&detector)?;
+    let records = records(&a.data, &detector, split, Some(Label::Normal))?;
+    let loader = a.data.loader(*detector.preprocess_config())?;
     let (_, scores) = score_records(&detector, &loader, &records)?;
     let scores: Vec<f64> = scores.iter().map(|s| s.score).collect();
     let source = format!("{} ({split} normals)", a.data.data.display());

@@ -2,11 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::data_args::DataArgs;
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use murgan_core::data::{
-    self, Category, ClassMap, Filter, Format, Label, Loader, PreprocessConfig, Split,
-};
+use murgan_core::data::{Filter, Label, PreprocessConfig, Split};
 use murgan_core::models::ModelKind;
 use murgan_core::models::nets::CodeDiscriminatorConfig;
 use murgan_core::models::train::{
@@ -20,18 +19,8 @@ pub struct TrainArgs {
     /// Model: anogan, alphagan or fanogan (the GAN, then the izi encoder).
     #[arg(long)]
     model: String,
-    /// The data set: a MURA root, a folder-layout root or a CSV manifest.
-    #[arg(long)]
-    data: PathBuf,
-    /// Layout of the data set: mura, folder or csv.
-    #[arg(long, default_value = "mura")]
-    format: String,
-    /// Normal class folder(s) of a folder data set.
-    #[arg(long, value_delimiter = ',')]
-    normal: Vec<String>,
-    /// Train on these categories only (default: all), e.g. WRIST or HAND,FINGER.
-    #[arg(long, value_delimiter = ',')]
-    category: Vec<String>,
+    #[command(flatten)]
+    data: DataArgs,
     /// Output folder: checkpoints/, losses.csv, losses.png.
     #[arg(long)]
     out: PathBuf,
@@ -84,9 +73,6 @@ pub struct TrainArgs {
     /// many batches of real training images (0: off).
     #[arg(long)]
     bn_refresh: Option<usize>,
-    /// Cache preprocessed images in this folder.
-    #[arg(long)]
-    cache: Option<PathBuf>,
     /// Continue from the newest checkpoint in OUT.
     #[arg(long)]
     resume: bool,
@@ -112,26 +98,21 @@ fn settings(a: &TrainArgs) -> Result<Preset> {
 }
 
 fn training_set(a: &TrainArgs, image_size: usize, equalize: bool) -> Result<TrainingSet> {
-    let format: Format = a.format.parse()?;
-    let classes = ClassMap::from_lists(&a.normal, &[]);
-    let set = data::open(&a.data, format, classes.as_ref())
-        .with_context(|| format!("opening {} as a {} data set", a.data.display(), a.format))?;
-    crate::report_problems(&set.problems);
+    let set = a.data.open_reporting()?;
     let mut filter = Filter::all().split(Split::Train).label(Label::Normal);
-    for c in &a.category {
-        filter = filter.category(c.parse::<Category>()?);
+    for c in a.data.categories()? {
+        filter = filter.category(c);
     }
     let records = set.select(&filter);
     if records.is_empty() {
-        bail!("{}: no normal training images match", a.data.display());
+        bail!("{}: no normal training images match", a.data.data.display());
     }
     let size = u32::try_from(image_size).context("image size")?;
-    let mut loader = Loader::new(PreprocessConfig::new(size).with_equalize(equalize));
-    if let Some(dir) = &a.cache {
-        loader = loader.with_cache(data::Cache::new(dir)?);
-    }
+    let loader = a
+        .data
+        .loader(PreprocessConfig::new(size).with_equalize(equalize))?;
     eprintln!("loading {} normal training images", records.len());
-    let set = TrainingSet::load(&records, &loader, &a.data)?;
+    let set = TrainingSet::load(&records, &loader, &a.data.data)?;
     if set.summary.failed > 0 {
         eprintln!(
             "skipped {} images that could not be loaded",
@@ -147,7 +128,7 @@ fn drive<T: Trainer>(
     a: &TrainArgs,
     every: usize,
 ) -> Result<()> {
-    let bar = crate::progress_bar(trainer.total_iterations() as u64, "training");
+    let bar = crate::output::progress_bar(trainer.total_iterations() as u64, "training");
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "{prefix} [{bar:30}] {pos}/{len} ({eta} left) {msg}",

@@ -1,29 +1,13 @@
-//! The `murgan` binary end to end: synth, dataset summary, metrics, and their errors.
+//! The `murgan` binary end to end: synth, dataset summary, metrics, training, serve and
+//! import, and their errors (scoring: `scoring.rs`).
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn murgan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_murgan"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use std::path::Path;
 
-fn stdout_json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
+use common::{lines_json, murgan, p, stdout_json};
 
 #[test]
 fn synth_then_summary() {
@@ -129,6 +113,101 @@ fn summary_of_folder_and_csv_sets() {
     let missing = murgan(&["dataset", "summary", "--root", p(&r.join("nowhere"))]);
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nowhere"));
+}
+
+/// One argument list serves `dataset summary`, `train` and `evaluate`: `train` accepts the
+/// abnormal classes (and uses normals only), `summary` takes `--data` and `--category`.
+#[test]
+fn one_data_argument_list_serves_summary_train_and_evaluate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = tmp.path().join("set");
+    for (dir, n) in [
+        ("train/NORMAL", 6),
+        ("train/ODD", 4),
+        ("val/NORMAL", 2),
+        ("val/ODD", 2),
+    ] {
+        std::fs::create_dir_all(r.join(dir)).unwrap();
+        for i in 0..n {
+            let bright = if dir.ends_with("ODD") { 200 } else { 40 };
+            image::GrayImage::from_fn(16, 16, |x, y| {
+                image::Luma([bright + ((x + y + i) % 9) as u8])
+            })
+            .save(r.join(dir).join(format!("{i}.png")))
+            .unwrap();
+        }
+    }
+    let data = [
+        "--data",
+        p(&r),
+        "--format",
+        "folder",
+        "--normal",
+        "NORMAL",
+        "--abnormal",
+        "ODD",
+    ];
+    let summary = stdout_json(&murgan(
+        &[&["dataset", "summary", "--json"], &data[..]].concat(),
+    ));
+    assert_eq!(summary["train"]["ALL"]["abnormal_images"], 4);
+    let run = tmp.path().join("run");
+    let train = [
+        "train",
+        "--model",
+        "anogan",
+        "--out",
+        p(&run),
+        "--image-size",
+        "16",
+        "--iterations",
+        "2",
+        "--batch-size",
+        "4",
+        "--width",
+        "2",
+        "--latent",
+        "4",
+    ];
+    let out = murgan(&[&train[..], &data[..]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(run.join("checkpoints/iter-000002/model.json")).unwrap(),
+    )
+    .unwrap();
+    // Normals only: the 4 abnormal training images were not used.
+    assert_eq!(meta["data"]["images"], 6);
+    let eval = stdout_json(&murgan(
+        &[
+            &[
+                "evaluate",
+                "--model",
+                p(&run),
+                "--json",
+                "--bootstrap",
+                "0",
+                "--search-steps",
+                "2",
+            ][..],
+            &data[..],
+        ]
+        .concat(),
+    ));
+    let auc = eval["score"]["image"]["ALL"]["auc"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&auc), "{eval}");
+    // A category filter on a set without categories leaves nothing to summarise.
+    let none = stdout_json(&murgan(
+        &[
+            &["dataset", "summary", "--json", "--category", "HAND"],
+            &data[..],
+        ]
+        .concat(),
+    ));
+    assert!(none["train"]["ALL"]["normal_images"].is_null(), "{none}");
 }
 
 #[test]
@@ -296,342 +375,8 @@ fn train_writes_checkpoints_resumes_and_refuses_bad_choices() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("anogan, alphagan or fanogan"));
 }
 
-fn lines_json(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 #[test]
-fn score_evaluate_and_calibrate_a_trained_model() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (data, run) = (tmp.path().join("MURA-v1.1"), tmp.path().join("run"));
-    let ok = |o: &Output| {
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
-    ok(&murgan(&[
-        "synth",
-        "--out",
-        p(tmp.path()),
-        "--per-category",
-        "8",
-        "--image-size",
-        "48",
-        "--categories",
-        "HAND,ELBOW",
-    ]));
-    ok(&murgan(&[
-        "train",
-        "--model",
-        "fanogan",
-        "--data",
-        p(&data),
-        "--out",
-        p(&run),
-        "--image-size",
-        "16",
-        "--iterations",
-        "4",
-        "--encoder-iterations",
-        "4",
-        "--batch-size",
-        "8",
-        "--width",
-        "4",
-        "--latent",
-        "8",
-    ]));
-
-    // `score`: one JSON line per input, a broken file gets its error and the others go on.
-    let broken = tmp.path().join("broken.png");
-    std::fs::write(&broken, b"\x89PNG\r\n\x1a\n truncated").unwrap();
-    let heat = tmp.path().join("heat");
-    let hand = data.join("valid/XR_HAND");
-    let out = murgan(&[
-        "score",
-        "--model",
-        p(&run),
-        p(&hand),
-        p(&broken),
-        "--json",
-        "--heatmaps",
-        p(&heat),
-        "--batch-size",
-        "3",
-    ]);
-    ok(&out);
-    let lines = lines_json(&out);
-    let images: Vec<_> = lines.iter().filter(|l| l["error"].is_null()).collect();
-    assert!(images.len() >= 2, "{lines:?}");
-    for l in &images {
-        let (r, f) = (
-            l["components"]["residual"].as_f64().unwrap(),
-            l["components"]["feature"].as_f64().unwrap(),
-        );
-        assert!((l["score"].as_f64().unwrap() - (r + f)).abs() < 1e-5);
-        assert!(l["is_anomalous"].is_null(), "not calibrated yet");
-    }
-    let bad = lines.last().unwrap();
-    assert!(bad["path"].as_str().unwrap().ends_with("broken.png"));
-    assert!(
-        bad["error"].as_str().unwrap().contains("broken.png"),
-        "{bad}"
-    );
-    assert!(bad["score"].is_null());
-    assert_eq!(std::fs::read_dir(&heat).unwrap().count(), images.len());
-    // Every file failing is a failure of the command.
-    assert!(
-        !murgan(&["score", "--model", p(&run), p(&broken)])
-            .status
-            .success()
-    );
-
-    // A DICOM twin of a PNG (16 bits, values × 257) scores exactly as the PNG.
-    let png = PathBuf::from(images[0]["path"].as_str().unwrap());
-    let gray = image::open(&png).unwrap().to_luma8();
-    let values: Vec<u16> = gray.as_raw().iter().map(|&v| v as u16 * 257).collect();
-    let dcm = tmp.path().join("twin.dcm");
-    murgan_core::data::image::dicom::write_monochrome(
-        &dcm,
-        gray.width(),
-        gray.height(),
-        &values,
-        16,
-        murgan_core::data::image::dicom::Monochrome::Two,
-    )
-    .unwrap();
-    let out = murgan(&["score", "--model", p(&run), p(&png), p(&dcm), "--json"]);
-    ok(&out);
-    let twins = lines_json(&out);
-    assert!(twins[1]["error"].is_null(), "{twins:?}");
-    assert_eq!(twins[0]["score"], twins[1]["score"]);
-    assert_eq!(twins[0]["components"], twins[1]["components"]);
-
-    // `evaluate`: per-component metrics equal to `murgan metrics` on the CSV it wrote.
-    let csv = tmp.path().join("scores.csv");
-    let eval = stdout_json(&murgan(&[
-        "evaluate",
-        "--model",
-        p(&run),
-        "--data",
-        p(&data),
-        "--json",
-        "--bootstrap",
-        "50",
-        "--scores-out",
-        p(&csv),
-        "--plots",
-        p(&tmp.path().join("plots")),
-    ]));
-    assert!(eval["score"]["image"]["HAND"]["auc"].is_number(), "{eval}");
-    for column in ["score", "residual", "feature", "d", "residual_coarse"] {
-        let m = stdout_json(&murgan(&[
-            "metrics",
-            "--scores",
-            p(&csv),
-            "--column",
-            column,
-            "--json",
-            "--bootstrap",
-            "50",
-        ]));
-        let e = if column == "score" {
-            &eval["score"]
-        } else {
-            &eval["components"][column]
-        };
-        assert_eq!(&m, e, "{column}");
-    }
-    assert!(tmp.path().join("plots/residual_roc_image.png").is_file());
-
-    // `calibrate` stores a threshold; `score` then gives verdicts.
-    ok(&murgan(&[
-        "calibrate",
-        "--model",
-        p(&run),
-        "--data",
-        p(&data),
-        "--specificity",
-        "0.8",
-    ]));
-    let out = murgan(&["score", "--model", p(&run), p(&hand), "--json"]);
-    ok(&out);
-    let calibrated = lines_json(&out);
-    assert!(calibrated.iter().all(|l| l["is_anomalous"].is_boolean()));
-    // The izi score does not search: other search settings keep the threshold.
-    let out = murgan(&[
-        "score",
-        "--model",
-        p(&run),
-        p(&hand),
-        "--json",
-        "--search-steps",
-        "7",
-    ]);
-    ok(&out);
-    assert!(
-        lines_json(&out)
-            .iter()
-            .all(|l| l["is_anomalous"].is_boolean()),
-        "the izi threshold was dropped for a setting izi does not use"
-    );
-    // A searching method is another score: no threshold for it.
-    let out = murgan(&[
-        "score",
-        "--model",
-        p(&run),
-        p(&hand),
-        "--json",
-        "--method",
-        "izi-search",
-        "--search-steps",
-        "3",
-    ]);
-    ok(&out);
-    assert!(lines_json(&out).iter().all(|l| l["is_anomalous"].is_null()));
-
-    // `evaluate` now reports the calibrated operating point beside the in-sample one, for the
-    // main score only.
-    let eval = stdout_json(&murgan(&[
-        "evaluate",
-        "--model",
-        p(&run),
-        "--data",
-        p(&data),
-        "--json",
-        "--bootstrap",
-        "20",
-    ]));
-    let all = &eval["score"]["image"]["ALL"];
-    assert!(all["calibrated_threshold"].is_number(), "{all}");
-    assert!(all["calibrated_specificity"].is_number(), "{all}");
-    assert!(all["in_sample_specificity"].is_number(), "{all}");
-    assert!(eval["components"]["residual"]["image"]["ALL"]["calibrated_threshold"].is_null());
-    // MURA images cluster in studies: the image-level CI resamples whole studies.
-    assert_eq!(all["auc_ci_unit"], "study", "{all}");
-
-    // A folder with a symbolic-link loop is walked once, without following the link.
-    #[cfg(unix)]
-    {
-        let looped = tmp.path().join("looped");
-        std::fs::create_dir_all(&looped).unwrap();
-        for (k, l) in calibrated.iter().take(3).enumerate() {
-            let src = PathBuf::from(l["path"].as_str().unwrap());
-            std::fs::copy(&src, looped.join(format!("{k}.png"))).unwrap();
-        }
-        std::os::unix::fs::symlink(&looped, looped.join("again")).unwrap();
-        let out = murgan(&["score", "--model", p(&run), p(&looped), "--json"]);
-        ok(&out);
-        assert_eq!(lines_json(&out).len(), 3, "each image once");
-    }
-    // Another method is refused for this model, by name.
-    let out = murgan(&[
-        "score",
-        "--model",
-        p(&run),
-        "--method",
-        "reconstruction",
-        p(&hand),
-    ]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("does not apply"));
-}
-
-#[test]
-fn the_xray_preset_equalises_and_declares_the_discriminator_score_main() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (data, run) = (tmp.path().join("MURA-v1.1"), tmp.path().join("run"));
-    let ok = |o: &Output| {
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
-    ok(&murgan(&[
-        "synth",
-        "--out",
-        p(tmp.path()),
-        "--per-category",
-        "8",
-        "--image-size",
-        "48",
-        "--categories",
-        "HAND",
-    ]));
-    ok(&murgan(&[
-        "train",
-        "--model",
-        "fanogan",
-        "--preset",
-        "xray",
-        "--data",
-        p(&data),
-        "--out",
-        p(&run),
-        "--image-size",
-        "16",
-        "--iterations",
-        "3",
-        "--encoder-iterations",
-        "3",
-        "--batch-size",
-        "8",
-        "--width",
-        "4",
-        "--latent",
-        "8",
-        "--bn-refresh",
-        "2",
-    ]));
-    let meta: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(run.join("checkpoints/iter-000006/model.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(meta["main_score"], "d");
-    assert_eq!(meta["preprocess"]["equalize"], true);
-    assert_eq!(meta["config"]["train"]["bn_refresh_batches"], 2);
-    let eval = stdout_json(&murgan(&[
-        "evaluate",
-        "--model",
-        p(&run),
-        "--data",
-        p(&data),
-        "--json",
-        "--bootstrap",
-        "0",
-    ]));
-    // The main score is the discriminator's; f-AnoGAN's izi score is reported beside it.
-    assert_eq!(
-        eval["score"]["image"]["ALL"]["auc"],
-        eval["components"]["d"]["image"]["ALL"]["auc"]
-    );
-    assert!(
-        eval["components"]["izi"]["image"]["ALL"]["auc"].is_number(),
-        "{eval}"
-    );
-    // Another method, which has no `d`, scores with its own score.
-    let hand = data.join("valid/XR_HAND");
-    let out = murgan(&[
-        "score",
-        "--model",
-        p(&run),
-        p(&hand),
-        "--json",
-        "--method",
-        "search",
-        "--search-steps",
-        "2",
-    ]);
-    ok(&out);
-    let lines = lines_json(&out);
-    assert!(!lines.is_empty());
-    for l in &lines {
-        let (r, d) = (
-            l["components"]["residual"].as_f64().unwrap(),
-            l["components"]["discrimination"].as_f64().unwrap(),
-        );
-        assert!((l["score"].as_f64().unwrap() - (0.9 * r + 0.1 * d)).abs() < 1e-3 * r.max(1.0));
-    }
-}
-
-#[test]
+#[cfg(feature = "serve")]
 fn serve_without_models_refuses_to_start_and_says_how_to_get_one() {
     let tmp = tempfile::tempdir().unwrap();
     let out = murgan(&["serve", "--models", p(tmp.path()), "--addr", "127.0.0.1:0"]);

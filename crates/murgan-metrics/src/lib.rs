@@ -1,6 +1,6 @@
 //! Evaluation for murgan, with no Burn dependency: exact ROC-AUC with ties, ROC curves,
 //! average precision, thresholds (Youden's J, target specificity), seeded bootstrap CIs,
-//! study-level aggregation, per-category reports and plots.
+//! study-level aggregation, per-category reports and (feature `plot`, on by default) plots.
 //!
 //! Every function takes `labels[i] == true` for abnormal and scores where higher means more
 //! anomalous; the direction is never flipped after the fact.
@@ -20,6 +20,7 @@
 
 pub mod bootstrap;
 pub mod error;
+#[cfg(feature = "plot")]
 pub mod plot;
 pub mod report;
 pub mod roc;
@@ -28,6 +29,7 @@ pub mod study;
 
 pub use bootstrap::{Ci, ResampleUnit, bootstrap_auc_ci, bootstrap_auc_ci_by_group};
 pub use error::{MetricsError, Result};
+#[cfg(feature = "plot")]
 pub use plot::{histogram_plot, line_plot, roc_plot};
 pub use report::{
     ALL, Entry, Groups, Report, ReportOptions, ScoredImage, group_by_category, study_scores,

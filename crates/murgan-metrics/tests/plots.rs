@@ -1,5 +1,5 @@
 //! Plots are written as valid PNG and SVG files.
-
+#![cfg(feature = "plot")]
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 use murgan_metrics::{Roc, histogram_plot, roc_plot};
