@@ -21,6 +21,43 @@ pub use settings::TrainConfig;
 
 use crate::{ModelError, Result};
 
+/// What every model kind's configuration tells besides its shapes: which kind it describes,
+/// its training settings and the length of its run. Serialised whole into `model.json`.
+pub trait ModelConfig: Serialize {
+    /// The model kind it describes.
+    const KIND: ModelKind;
+    /// The training settings.
+    fn settings(&self) -> &TrainConfig;
+    /// Iterations of the whole run (f-AnoGAN: both phases).
+    fn total_iterations(&self) -> usize {
+        self.settings().iterations
+    }
+}
+
+impl ModelConfig for AnoGanConfig {
+    const KIND: ModelKind = ModelKind::AnoGan;
+    fn settings(&self) -> &TrainConfig {
+        &self.train
+    }
+}
+
+impl ModelConfig for AlphaGanConfig {
+    const KIND: ModelKind = ModelKind::AlphaGan;
+    fn settings(&self) -> &TrainConfig {
+        &self.train
+    }
+}
+
+impl ModelConfig for FAnoGanConfig {
+    const KIND: ModelKind = ModelKind::FAnoGan;
+    fn settings(&self) -> &TrainConfig {
+        &self.train
+    }
+    fn total_iterations(&self) -> usize {
+        self.train.iterations + self.encoder_iterations
+    }
+}
+
 /// A network's role in a model; its [`Role::key`] names its files in a checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {

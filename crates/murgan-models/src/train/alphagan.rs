@@ -13,11 +13,9 @@ use burn::prelude::*;
 use murgan_data::seed::item_seed;
 
 use super::dcgan::write_samples;
-use super::{
-    AlphaGanConfig, Routing, Trainer, TrainingSet, bce_logits, normal_noise, scalar, to_json,
-};
+use super::{AlphaGanConfig, Routing, Trainer, TrainingSet, bce_logits, normal_noise, scalar};
 use crate::Result;
-use crate::checkpoint::{self, ModelKind, Staged};
+use crate::checkpoint::{self, Staged};
 use crate::init::seeded;
 use crate::kind::Role;
 use crate::nets::{CodeDiscriminator, Encoder, Generator, ImageDiscriminator};
@@ -132,20 +130,10 @@ impl AlphaGanTrainer {
 }
 
 impl Trainer for AlphaGanTrainer {
-    fn kind(&self) -> ModelKind {
-        ModelKind::AlphaGan
-    }
+    type Config = AlphaGanConfig;
 
-    fn config_json(&self) -> serde_json::Value {
-        to_json(&self.config)
-    }
-
-    fn main_score(&self) -> Option<String> {
-        self.config.train.main_score.clone()
-    }
-
-    fn total_iterations(&self) -> usize {
-        self.config.train.iterations
+    fn config(&self) -> &AlphaGanConfig {
+        &self.config
     }
 
     fn phase(&self, _iteration: usize) -> &'static str {

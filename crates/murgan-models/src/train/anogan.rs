@@ -5,9 +5,9 @@ use std::path::Path;
 use burn::prelude::*;
 
 use super::dcgan::{Dcgan, write_samples};
-use super::{AnoGanConfig, Trainer, TrainingSet, to_json};
+use super::{AnoGanConfig, Trainer, TrainingSet};
 use crate::Result;
-use crate::checkpoint::{ModelKind, Staged};
+use crate::checkpoint::Staged;
 use crate::nets::{Discriminator, Generator};
 
 /// Trains a DCGAN generator and discriminator.
@@ -42,20 +42,10 @@ impl AnoGanTrainer {
 }
 
 impl Trainer for AnoGanTrainer {
-    fn kind(&self) -> ModelKind {
-        ModelKind::AnoGan
-    }
+    type Config = AnoGanConfig;
 
-    fn config_json(&self) -> serde_json::Value {
-        to_json(&self.config)
-    }
-
-    fn main_score(&self) -> Option<String> {
-        self.config.train.main_score.clone()
-    }
-
-    fn total_iterations(&self) -> usize {
-        self.config.train.iterations
+    fn config(&self) -> &AnoGanConfig {
+        &self.config
     }
 
     fn phase(&self, _iteration: usize) -> &'static str {

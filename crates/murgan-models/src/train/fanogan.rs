@@ -13,9 +13,9 @@ use burn::prelude::*;
 use murgan_data::seed::item_seed;
 
 use super::dcgan::{Dcgan, write_samples};
-use super::{FAnoGanConfig, Trainer, TrainingSet, scalar, to_json};
+use super::{FAnoGanConfig, Trainer, TrainingSet, scalar};
 use crate::Result;
-use crate::checkpoint::{self, ModelKind, Staged};
+use crate::checkpoint::{self, Staged};
 use crate::init::seeded;
 use crate::kind::Role;
 use crate::nets::{Discriminator, Encoder, Generator};
@@ -87,20 +87,10 @@ impl FAnoGanTrainer {
 }
 
 impl Trainer for FAnoGanTrainer {
-    fn kind(&self) -> ModelKind {
-        ModelKind::FAnoGan
-    }
+    type Config = FAnoGanConfig;
 
-    fn config_json(&self) -> serde_json::Value {
-        to_json(&self.config)
-    }
-
-    fn main_score(&self) -> Option<String> {
-        self.config.train.main_score.clone()
-    }
-
-    fn total_iterations(&self) -> usize {
-        self.config.train.iterations + self.config.encoder_iterations
+    fn config(&self) -> &FAnoGanConfig {
+        &self.config
     }
 
     fn phase(&self, iteration: usize) -> &'static str {

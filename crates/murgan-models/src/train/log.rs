@@ -78,9 +78,12 @@ impl LossLog {
     }
 }
 
+/// A named curve: (name, [(x, y)]).
+pub type Series = (String, Vec<(f64, f64)>);
+
 /// The loss curves of a run's `losses.csv`, one series per `phase/loss`, each a moving average
 /// over 1 % of its points (single batches are noisy): what a caller draws as `losses.png`.
-pub fn loss_series(csv: &Path) -> Result<Vec<(String, Vec<(f64, f64)>)>> {
+pub fn loss_series(csv: &Path) -> Result<Vec<Series>> {
     let text = fs::read_to_string(csv).map_err(|e| ModelError::io(csv, e))?;
     let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for line in text.lines().skip(1) {

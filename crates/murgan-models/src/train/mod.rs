@@ -26,7 +26,8 @@ pub use preset::Preset;
 // What a training run's caller needs besides the trainers: the model descriptions and the
 // training set, re-exported from their homes.
 pub use crate::kind::{
-    AlphaGanConfig, AnoGanConfig, DiscriminatorKind, FAnoGanConfig, Routing, TrainConfig,
+    AlphaGanConfig, AnoGanConfig, DiscriminatorKind, FAnoGanConfig, ModelConfig, Routing,
+    TrainConfig,
 };
 pub use crate::noise::normal_noise;
 pub use murgan_data::TrainingSet;
@@ -95,15 +96,27 @@ pub struct Progress {
 
 /// One model's training, driven by [`run`].
 pub trait Trainer {
-    /// Which model.
-    fn kind(&self) -> ModelKind;
+    /// The model's configuration (its kind, shapes and training settings).
+    type Config: ModelConfig;
     /// The full configuration, as written to `model.json`.
-    fn config_json(&self) -> serde_json::Value;
-    /// Iterations in the whole run.
-    fn total_iterations(&self) -> usize;
+    fn config(&self) -> &Self::Config;
 
+    /// Which model.
+    fn kind(&self) -> ModelKind {
+        Self::Config::KIND
+    }
+    /// The full configuration as JSON.
+    fn config_json(&self) -> serde_json::Value {
+        to_json(self.config())
+    }
+    /// Iterations in the whole run.
+    fn total_iterations(&self) -> usize {
+        self.config().total_iterations()
+    }
     /// The component declared the model's main score ([`TrainConfig::main_score`]).
-    fn main_score(&self) -> Option<String>;
+    fn main_score(&self) -> Option<String> {
+        self.config().settings().main_score.clone()
+    }
     /// The phase of `iteration` (0-based).
     fn phase(&self, iteration: usize) -> &'static str;
     /// Runs training iteration `iteration` (0-based); returns the named losses.

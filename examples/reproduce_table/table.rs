@@ -1,0 +1,81 @@
+//! The table: the study's reported AUCs, the columns murgan measures, one row per category,
+//! and its Markdown.
+
+use super::*;
+
+/// AUCs reported by the original study for AnoGAN, per MURA category.
+pub(crate) const REPORTED: [(&str, f64); 7] = [
+    ("ELBOW", 0.88),
+    ("FINGER", 0.92),
+    ("FOREARM", 0.93),
+    ("HAND", 0.78),
+    ("HUMERUS", 0.91),
+    ("SHOULDER", 0.89),
+    ("WRIST", 0.97),
+];
+
+/// The scores of the table, in column order: (column name, detector, component or main score).
+pub(crate) const COLUMNS: [(&str, &str, Option<&str>); 8] = [
+    ("AnoGAN", "anogan", None),
+    ("f-AnoGAN", "fanogan", None),
+    ("alpha-GAN L1", "alphagan", Some("l1")),
+    ("L2", "alphagan", Some("l2")),
+    ("feature", "alphagan", Some("feature")),
+    ("D", "alphagan", Some("d")),
+    ("C", "alphagan", Some("c")),
+    ("AnoGAN residual", "anogan", Some("residual")),
+];
+
+/// One row of the table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CategoryResult {
+    pub(crate) category: String,
+    pub(crate) reported_anogan: Option<f64>,
+    pub(crate) train_normal_images: usize,
+    pub(crate) evaluated_split: String,
+    /// Image-level figures per column name.
+    pub(crate) image: BTreeMap<String, Entry>,
+    /// Study-level figures per column name.
+    pub(crate) study: BTreeMap<String, Entry>,
+    /// The highest study-level AUC over the columns (a maximum: optimistic).
+    pub(crate) study_best: Option<(String, f64)>,
+    pub(crate) seconds: f64,
+}
+
+fn cell(e: Option<&Entry>) -> String {
+    match e.and_then(|e| e.auc.map(|a| (a, e.auc_ci_low, e.auc_ci_high))) {
+        Some((a, Some(lo), Some(hi))) => format!("{a:.3} ({lo:.2}–{hi:.2})"),
+        Some((a, _, _)) => format!("{a:.3}"),
+        None => "–".into(),
+    }
+}
+
+pub(crate) fn markdown(title: &str, results: &[CategoryResult]) -> String {
+    let mut s = format!(
+        "## {title}\n\nImage-level ROC-AUC (bootstrap 95 % CI) on the evaluated split.\n\n"
+    );
+    s.push_str("| category | reported AnoGAN | murgan AnoGAN | f-AnoGAN | alpha-GAN L1 | L2 | feature | D | C | study-level best |\n");
+    s.push_str("|---|---:|---|---|---|---|---|---|---|---|\n");
+    for r in results {
+        let reported = r.reported_anogan.map_or("–".into(), |a| format!("{a:.2}"));
+        let cols: Vec<String> = COLUMNS[..7]
+            .iter()
+            .map(|(name, _, _)| cell(r.image.get(*name)))
+            .collect();
+        let best = r
+            .study_best
+            .as_ref()
+            .map_or("–".into(), |(n, a)| format!("{a:.3} ({n})"));
+        s.push_str(&format!(
+            "| {} | {reported} | {} | {best} |\n",
+            r.category,
+            cols.join(" | ")
+        ));
+    }
+    s.push_str(
+        "\n\"study-level best\" is the highest study-level AUC over the eight scores: a maximum taken \
+         on the evaluated split, so it is optimistic; the per-score study-level figures are in \
+         table.json.\n",
+    );
+    s
+}
