@@ -222,6 +222,22 @@ impl Settings {
         })
     }
 
+    /// Each model's declared main score, fixed by the preset before any run: (model, component,
+    /// the table column that holds it).
+    fn main_scores(&self) -> Vec<(&'static str, String, &'static str)> {
+        let alpha = self.alphagan_main.clone().unwrap_or_else(|| "l1".into());
+        let alpha_column = if alpha == "d" { "D" } else { "alpha-GAN L1" };
+        vec![
+            ("anogan", "score".into(), "AnoGAN"),
+            (
+                "fanogan",
+                self.fanogan_main.clone().unwrap_or_else(|| "izi".into()),
+                "f-AnoGAN",
+            ),
+            ("alphagan", alpha, alpha_column),
+        ]
+    }
+
     fn model(&self) -> DcganConfig {
         DcganConfig::new()
             .with_image_size(self.image_size)
@@ -350,9 +366,16 @@ fn main() -> Result<()> {
     data::atomic::write_atomic(&a.out.join("table.md"), table.as_bytes())?;
     data::atomic::write_atomic(
         &a.out.join("table.json"),
-        &serde_json::to_vec_pretty(
-            &serde_json::json!({"title": title, "settings": settings, "categories": results}),
-        )?,
+        &serde_json::to_vec_pretty(&serde_json::json!({
+            "title": title,
+            "settings": settings,
+            "main_scores": settings
+                .main_scores()
+                .into_iter()
+                .map(|(model, score, column)| (model, serde_json::json!({"score": score, "column": column})))
+                .collect::<BTreeMap<_, _>>(),
+            "categories": results,
+        }))?,
     )?;
     println!("{table}");
     eprintln!(

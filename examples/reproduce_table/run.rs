@@ -234,7 +234,18 @@ pub(crate) fn run_category(
         .iter()
         .filter_map(|(n, e)| e.auc.map(|a| (n.clone(), a)))
         .max_by(|a, b| a.1.total_cmp(&b.1));
+    let main_best = settings
+        .main_scores()
+        .into_iter()
+        .filter_map(|(_, _, column)| {
+            image
+                .get(column)
+                .and_then(|e| e.auc)
+                .map(|a| (column.to_string(), a))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1));
     Ok(CategoryResult {
+        main_best,
         reported_anogan: REPORTED.iter().find(|(c, _)| *c == name).map(|(_, a)| *a),
         category: name,
         train_normal_images: data.len(),

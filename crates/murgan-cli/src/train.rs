@@ -73,7 +73,8 @@ pub struct TrainArgs {
     /// many batches of real training images (0: off).
     #[arg(long)]
     bn_refresh: Option<usize>,
-    /// Continue from the newest checkpoint in OUT.
+    /// Continue from the newest checkpoint in OUT; with a larger --iterations (or, for a
+    /// finished f-AnoGAN, --encoder-iterations), extend the run to that length.
     #[arg(long)]
     resume: bool,
     /// Backend: cpu, wgpu or cuda (default: the first compiled in, GPUs first).

@@ -366,6 +366,29 @@ fn train_writes_checkpoints_resumes_and_refuses_bad_choices() {
     ]);
     assert!(!other.status.success());
     assert!(String::from_utf8_lossy(&other.stderr).contains("does not match"));
+    // A finished run extended: its encoder phase continues from the last checkpoint to 3.
+    let longer = run(&[
+        "--model",
+        "fanogan",
+        "--iterations",
+        "2",
+        "--encoder-iterations",
+        "3",
+        "--resume",
+    ]);
+    assert!(
+        longer.status.success(),
+        "{}",
+        String::from_utf8_lossy(&longer.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("checkpoints/iter-000005/model.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (meta["iteration"].as_u64(), meta["phase"].as_str()),
+        (Some(5), Some("done"))
+    );
 
     let gpu = run(&["--model", "anogan", "--iterations", "1", "--device", "cuda"]);
     assert!(!gpu.status.success());

@@ -388,6 +388,106 @@ fn resume_continues_exactly_where_it_stopped() {
     assert_eq!(losses_of(crashed.path(), "d_loss").len(), 4);
 }
 
+/// D's eval-mode logits for two fixed images.
+fn judged(d: &murgan_models::nets::Discriminator, data: &TrainingSet) -> Vec<f32> {
+    let (logit, _) = d.forward(data.tensor(&[0, 3], &Device::flex()));
+    logit.into_data().convert::<f32>().try_into_vec().unwrap()
+}
+
+#[test]
+fn resuming_with_more_iterations_equals_training_that_long_in_one_go() {
+    let data = discs(16);
+    // AnoGAN: 3 iterations, then extended to 6. (Without D's BatchNorm refresh: a refresh at
+    // the old end also moves D's running statistics, which later updates shrink by 0.9 each.)
+    let cfg = |n| AnoGanConfig::new(model(), train_cfg(n, 3));
+    let (short, whole) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut t = AnoGanTrainer::new(cfg(3), &Device::flex()).unwrap();
+    run(&mut t, &data, short.path(), 3, false, &mut no_progress).unwrap();
+    let mut extended = AnoGanTrainer::new(cfg(6), &Device::flex()).unwrap();
+    let mut first = None;
+    let last = run(
+        &mut extended,
+        &data,
+        short.path(),
+        3,
+        true,
+        &mut |p: &Progress| {
+            first.get_or_insert(p.iteration);
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        first,
+        Some(4),
+        "continues from the finished run's last checkpoint"
+    );
+    assert_eq!(read_meta(&last).unwrap().iteration, 6);
+    let mut one_go = AnoGanTrainer::new(cfg(6), &Device::flex()).unwrap();
+    run(&mut one_go, &data, whole.path(), 3, false, &mut no_progress).unwrap();
+    assert_same(
+        &outputs(&extended.generator()),
+        &outputs(&one_go.generator()),
+        "extended generator",
+    );
+    assert_same(
+        &judged(&extended.discriminator(), &data),
+        &judged(&one_go.discriminator(), &data),
+        "extended discriminator",
+    );
+    assert_eq!(
+        losses_of(short.path(), "d_loss"),
+        losses_of(whole.path(), "d_loss")
+    );
+
+    // f-AnoGAN, finished (3 GAN + 2 encoder iterations): its encoder phase can be extended …
+    let fcfg =
+        |gan, enc| FAnoGanConfig::new(model(), train_cfg(gan, 1)).with_encoder_iterations(enc);
+    let (short, whole) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut t = FAnoGanTrainer::new(fcfg(3, 2), &Device::flex()).unwrap();
+    run(&mut t, &data, short.path(), 5, false, &mut no_progress).unwrap();
+    let mut extended = FAnoGanTrainer::new(fcfg(3, 4), &Device::flex()).unwrap();
+    run(
+        &mut extended,
+        &data,
+        short.path(),
+        5,
+        true,
+        &mut no_progress,
+    )
+    .unwrap();
+    let mut one_go = FAnoGanTrainer::new(fcfg(3, 4), &Device::flex()).unwrap();
+    run(&mut one_go, &data, whole.path(), 5, false, &mut no_progress).unwrap();
+    let x = data.tensor(&[0, 1], &Device::flex());
+    let codes = |e: murgan_models::nets::Encoder| -> Vec<f32> {
+        e.forward(x.clone())
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec()
+            .unwrap()
+    };
+    assert_eq!(codes(extended.networks().2), codes(one_go.networks().2));
+    // … but not its GAN phase, on which the encoder was trained.
+    let mut longer_gan = FAnoGanTrainer::new(fcfg(5, 4), &Device::flex()).unwrap();
+    let err = run(
+        &mut longer_gan,
+        &data,
+        short.path(),
+        5,
+        true,
+        &mut no_progress,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ModelError::CheckpointMismatch { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("GAN phase"), "{err}");
+    // Nor can a run be cut below what it has trained.
+    let mut shorter = FAnoGanTrainer::new(fcfg(3, 1), &Device::flex()).unwrap();
+    let err = run(&mut shorter, &data, short.path(), 5, true, &mut no_progress).unwrap_err();
+    assert!(err.to_string().contains("more than this run's"), "{err}");
+}
+
 #[test]
 fn mismatched_and_corrupt_checkpoints_are_refused() {
     let data = discs(8);
@@ -449,8 +549,9 @@ fn mismatched_and_corrupt_checkpoints_are_refused() {
     assert!(err.to_string().contains("generator.bpk"));
     let mut again =
         AnoGanTrainer::new(AnoGanConfig::new(model(), train_cfg(4, 2)), &Device::flex()).unwrap();
-    // Same model, more iterations: the config differs in `iterations`, refused before loading.
-    assert!(run(&mut again, &data, dir.path(), 2, true, &mut no_progress).is_err());
+    // Same model, more iterations: an extension, allowed, but the truncated weights are not.
+    let err = run(&mut again, &data, dir.path(), 2, true, &mut no_progress).unwrap_err();
+    assert!(matches!(err, ModelError::CorruptCheckpoint { .. }), "{err}");
     // A model.json of an unknown schema.
     let meta = ck.join("model.json");
     let text = std::fs::read_to_string(&meta)

@@ -234,20 +234,52 @@ fn check_compatible<T: Trainer>(meta: &ModelMeta, trainer: &T, dir: &Path) -> Re
             ),
         });
     }
-    if comparable(&meta.config) != comparable(&trainer.config_json()) {
+    let new = trainer.config_json();
+    if comparable(&meta.config) != comparable(&new) {
         return Err(ModelError::CheckpointMismatch {
             path: dir.to_path_buf(),
             message: format!(
-                "its configuration differs from this run's:\n  checkpoint: {}\n  this run:   {}",
-                meta.config,
-                trainer.config_json()
+                "its configuration differs from this run's (on resuming only the numbers of \
+                 iterations and the checkpoint interval may change):\n  checkpoint: {}\n  this run:   {new}",
+                meta.config
             ),
         });
+    }
+    let mismatch = |message: String| {
+        Err(ModelError::CheckpointMismatch {
+            path: dir.to_path_buf(),
+            message,
+        })
+    };
+    let total = trainer.total_iterations();
+    if meta.iteration > total {
+        return mismatch(format!(
+            "it has trained {} iterations, more than this run's {total}",
+            meta.iteration
+        ));
+    }
+    // A first phase (f-AnoGAN's GAN) may change its length only while the checkpoint is still
+    // in it: a later phase was trained on what the first one ended with.
+    let first_phase = |c: &serde_json::Value| c["train"]["iterations"].as_u64();
+    let (old_gan, new_gan) = (first_phase(&meta.config), first_phase(&new));
+    if let (Some(old_gan), Some(new_gan)) = (old_gan, new_gan)
+        && old_gan != new_gan
+        && total > trainer.config().settings().iterations
+        && meta.iteration as u64 > old_gan.min(new_gan)
+    {
+        return mismatch(format!(
+            "it is {} iterations in, past the end of its GAN phase ({old_gan} iterations), so \
+             the GAN phase cannot become {new_gan} iterations long; extend the encoder phase \
+             (--encoder-iterations) or train into a new folder",
+            meta.iteration
+        ));
     }
     Ok(())
 }
 
-/// A config without the settings that do not change the weights (the checkpoint interval).
+/// A config without what may change when a run is resumed: the checkpoint interval and the
+/// numbers of iterations (a run extended from a checkpoint continues as one trained to the new
+/// length in one go would have: nothing else depends on the length).
 fn comparable(config: &serde_json::Value) -> serde_json::Value {
     let mut c = config.clone();
     if let Some(train) = c
@@ -255,6 +287,10 @@ fn comparable(config: &serde_json::Value) -> serde_json::Value {
         .and_then(serde_json::Value::as_object_mut)
     {
         train.remove("checkpoint_every");
+        train.remove("iterations");
+    }
+    if let Some(top) = c.as_object_mut() {
+        top.remove("encoder_iterations");
     }
     c
 }
