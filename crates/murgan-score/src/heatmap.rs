@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use image::{ImageBuffer, Luma, Rgb, RgbImage, imageops};
-use murgan_data::image::{GrayImage, Placement};
+use murgan_data::image::{GrayImage, Placement, text};
 
 use crate::{Result, ScoreError};
 
@@ -149,18 +149,43 @@ impl Heatmap {
         Ok(png)
     }
 
-    /// The original and the overlay side by side, as PNG bytes.
+    /// The original and the overlay side by side under a label band ("image", "anomaly
+    /// heatmap"), as PNG bytes; enlarged by an integer factor (nearest neighbour) when the
+    /// image is under 256 pixels on its shorter side, so the panel stays readable.
     pub fn panel_png(&self, original: &GrayImage, scale: Option<f32>) -> Result<Vec<u8>> {
         let overlay = self.overlay(original, scale)?;
         let (w, h) = (self.width, self.height);
-        let mut panel = RgbImage::new(2 * w, h);
+        let f = text::factor_to_reach(w.min(h), 256);
+        let (band_scale, gap) = (2, 6);
+        let band = text::text_height(band_scale) + 2 * gap;
+        let mut labels = GrayImage {
+            width: 2 * w * f,
+            height: band,
+            pixels: vec![1.0; (2 * w * f * band) as usize],
+        };
+        text::draw_text(&mut labels, gap, gap, "image", band_scale, 0.0);
+        text::draw_text(
+            &mut labels,
+            w * f + gap,
+            gap,
+            "anomaly heatmap",
+            band_scale,
+            0.0,
+        );
+        let mut panel = RgbImage::new(2 * w * f, h * f + band);
         for (x, y, px) in panel.enumerate_pixels_mut() {
-            *px = if x < w {
-                let g =
-                    (original.pixels[(y * w + x) as usize].clamp(0.0, 1.0) * 255.0).round() as u8;
+            *px = if y < band {
+                let g = (labels.pixels[(y * 2 * w * f + x) as usize] * 255.0) as u8;
                 Rgb([g, g, g])
             } else {
-                *overlay.get_pixel(x - w, y)
+                let (sx, sy) = (x / f, (y - band) / f);
+                if sx < w {
+                    let v = original.pixels[(sy * w + sx) as usize].clamp(0.0, 1.0);
+                    let g = (v * 255.0).round() as u8;
+                    Rgb([g, g, g])
+                } else {
+                    *overlay.get_pixel(sx - w, sy)
+                }
             };
         }
         let mut png = Vec::new();
@@ -202,6 +227,42 @@ fn inferno(t: f32) -> [f32; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_panel_is_labelled_and_enlarged_to_256_pixels() {
+        let (w, h) = (20u32, 10u32);
+        let original = GrayImage {
+            width: w,
+            height: h,
+            pixels: (0..w * h).map(|i| (i % w) as f32 / w as f32).collect(),
+        };
+        let heat = Heatmap {
+            width: w,
+            height: h,
+            values: (0..w * h).map(|i| (i / w) as f32).collect(),
+        };
+        let png = heat.panel_png(&original, None).unwrap_or_default();
+        let panel = image::load_from_memory(&png).map(|i| i.to_rgb8());
+        let Ok(panel) = panel else {
+            panic!("not a PNG");
+        };
+        // 10 px high: enlarged 26× to 260, under a 26-pixel label band.
+        let (f, band) = (26, 26);
+        assert_eq!(panel.dimensions(), (2 * w * f, h * f + band));
+        let overlay = heat
+            .overlay(&original, None)
+            .unwrap_or_else(|_| RgbImage::new(1, 1));
+        for (x, y) in [(0, 0), (7, 3), (19, 9)] {
+            let g = (original.pixels[(y * w + x) as usize] * 255.0).round() as u8;
+            let at = |px: u32, py: u32| *panel.get_pixel(px * f + 13, band + py * f + 13);
+            assert_eq!(at(x, y), Rgb([g, g, g]), "image at {x},{y}");
+            assert_eq!(at(w + x, y), *overlay.get_pixel(x, y), "heatmap at {x},{y}");
+        }
+        // The band holds black text on white over both halves.
+        let dark =
+            |x0: u32| (x0..x0 + 100).any(|x| (0..band).any(|y| panel.get_pixel(x, y)[0] == 0));
+        assert!(dark(0) && dark(w * f));
+    }
 
     #[test]
     fn blur_keeps_mass_and_spreads_a_peak() {

@@ -7,13 +7,15 @@
 //! - `raster`: PNG and JPEG through the `image` crate;
 //! - [`dicom`]: DICOM Part 10 reading (and its strict structure check), and writing;
 //! - [`preprocess`]: resize, pad, equalise, augment, normalise to [-1, 1];
-//! - [`png`]: gray images as 8-bit PNG bytes or files.
+//! - [`png`]: gray images as 8-bit PNG bytes or files;
+//! - [`text`]: labels (a 5 × 7 pixel font) and nearest-neighbour upscaling for pictures.
 
 #[cfg(feature = "dicom")]
 pub mod dicom;
 pub mod png;
 pub mod preprocess;
 mod raster;
+pub mod text;
 
 use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek};

@@ -134,8 +134,9 @@ fn to_images(t: Tensor<4>) -> Vec<Vec<f32>> {
     data.chunks(h * w).take(b).map(<[f32]>::to_vec).collect()
 }
 
-/// Writes a checkpoint's `samples.png`: with an encoder, 4 training images, their
-/// reconstructions and 8 samples from the prior; without, 16 samples. Eval mode throughout.
+/// Writes a checkpoint's `samples.png`, labelled and enlarged to be readable: with an encoder,
+/// 4 training images ("real"), their reconstructions G(E(x)) in the same order, and 8 samples
+/// from the prior; without, 16 samples. Eval mode throughout.
 pub(super) fn write_samples(
     staged: &Staged,
     g: &Generator,
@@ -144,18 +145,19 @@ pub(super) fn write_samples(
     seed: u64,
     device: &Device,
 ) -> Result<()> {
-    let mut images = Vec::new();
+    let mut sections = Vec::new();
+    let mut samples = generated(g, seed, device);
     if let Some(e) = encoder {
         let idx: Vec<usize> = (0..data.len().min(4)).collect();
         let x = data.tensor(&idx, &device.clone().inner());
         let rec = g.valid().forward(e.valid().forward(x.clone()));
-        images.extend(to_images(x));
-        images.extend(to_images(rec));
+        sections.push(("real training images", to_images(x)));
+        sections.push(("their reconstructions G(E(x))", to_images(rec)));
+        samples.truncate(8);
     }
-    let room = 16 - images.len().min(8);
-    images.extend(generated(g, seed, device).into_iter().take(room));
-    let grid = super::sample_grid(&images, data.image_size(), 4);
-    murgan_data::image::write_png(&staged.path().join("samples.png"), &grid)?;
+    sections.push(("samples G(z), z from the prior", samples));
+    let sheet = super::sample_sheet(&sections, data.image_size(), 4);
+    murgan_data::image::write_png(&staged.path().join("samples.png"), &sheet)?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use murgan_data::image::GrayImage;
+use murgan_data::image::{GrayImage, text};
 
 use crate::{ModelError, Result};
 
@@ -114,28 +114,83 @@ pub fn loss_series(csv: &Path) -> Result<Vec<Series>> {
         .collect())
 }
 
-/// Lays out square images (values in [-1, 1]) in a grid of `cols` columns with a 2-pixel gap.
-pub fn sample_grid(images: &[Vec<f32>], size: usize, cols: usize) -> GrayImage {
+/// Smallest side of a tile in a sample sheet, in pixels: smaller images are enlarged by an
+/// integer factor (nearest neighbour) to reach it.
+pub const MIN_TILE: u32 = 128;
+
+/// Lays out square N×N images (values in [-1, 1]) in labelled sections: each section a line of
+/// text, then its images in rows of `cols`, on white with 4-pixel gaps. Tiles are enlarged to at
+/// least [`MIN_TILE`] pixels, so a 4-column sheet is over 512 pixels wide.
+pub fn sample_sheet(sections: &[(&str, Vec<Vec<f32>>)], size: usize, cols: usize) -> GrayImage {
     let cols = cols.max(1);
-    let rows = images.len().div_ceil(cols).max(1);
-    let gap = 2;
-    let (w, h) = (cols * (size + gap) + gap, rows * (size + gap) + gap);
-    let mut pixels = vec![1.0f32; w * h];
-    for (k, img) in images.iter().enumerate() {
-        let (x0, y0) = (
-            gap + (k % cols) * (size + gap),
-            gap + (k / cols) * (size + gap),
-        );
-        for y in 0..size {
-            for x in 0..size {
-                let v = img.get(y * size + x).copied().unwrap_or(-1.0);
-                pixels[(y0 + y) * w + x0 + x] = ((v + 1.0) / 2.0).clamp(0.0, 1.0);
+    let factor = text::factor_to_reach(size as u32, MIN_TILE) as usize;
+    let tile = size * factor;
+    let (gap, scale) = (4, 2);
+    let label = text::text_height(scale) as usize + 2 * gap;
+    let width = cols * (tile + gap) + gap;
+    let height: usize = sections
+        .iter()
+        .map(|(_, images)| label + images.len().div_ceil(cols) * (tile + gap))
+        .sum::<usize>()
+        + gap;
+    let mut sheet = GrayImage {
+        width: width as u32,
+        height: height as u32,
+        pixels: vec![1.0; width * height],
+    };
+    let mut y0 = 0;
+    for (name, images) in sections {
+        text::draw_text(&mut sheet, gap as u32, (y0 + gap) as u32, name, scale, 0.0);
+        y0 += label;
+        for (k, img) in images.iter().enumerate() {
+            let (x0, ty) = (
+                gap + (k % cols) * (tile + gap),
+                y0 + (k / cols) * (tile + gap),
+            );
+            for y in 0..tile {
+                for x in 0..tile {
+                    let v = img
+                        .get((y / factor) * size + x / factor)
+                        .copied()
+                        .unwrap_or(-1.0);
+                    sheet.pixels[(ty + y) * width + x0 + x] = ((v + 1.0) / 2.0).clamp(0.0, 1.0);
+                }
             }
         }
+        y0 += images.len().div_ceil(cols) * (tile + gap);
     }
-    GrayImage {
-        width: w as u32,
-        height: h as u32,
-        pixels,
+    sheet
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sample_sheet_is_large_labelled_and_places_each_image() {
+        let (n, white, black) = (16, vec![1.0f32; 256], vec![-1.0f32; 256]);
+        let sheet = sample_sheet(
+            &[
+                ("real", vec![white.clone(), black.clone()]),
+                ("samples", vec![black]),
+            ],
+            n,
+            4,
+        );
+        // 16 px tiles enlarged 8× to 128; 4 columns; two sections of one row each.
+        let (tile, label) = (128, 14 + 8);
+        assert_eq!(sheet.width as usize, 4 * (tile + 4) + 4);
+        assert_eq!(sheet.height as usize, 2 * (label + tile + 4) + 4);
+        let at = |x: usize, y: usize| sheet.pixels[y * sheet.width as usize + x];
+        // The label is drawn in black in its band; the band is otherwise white.
+        let band: Vec<f32> = (0..label)
+            .flat_map(|y| (0..120).map(move |x| (x, y)))
+            .map(|(x, y)| at(x, y))
+            .collect();
+        assert!(band.contains(&0.0) && band.contains(&1.0));
+        // First section: a white tile, then a black one; the second section's tile is black.
+        assert_eq!(at(4 + 60, label + 60), 1.0);
+        assert_eq!(at(4 + tile + 4 + 60, label + 60), 0.0);
+        assert_eq!(at(4 + 60, 2 * label + tile + 4 + 60), 0.0);
     }
 }

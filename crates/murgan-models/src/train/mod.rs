@@ -21,7 +21,7 @@ use serde::Serialize;
 pub use alphagan::AlphaGanTrainer;
 pub use anogan::AnoGanTrainer;
 pub use fanogan::FAnoGanTrainer;
-pub use log::{LossLog, loss_series, sample_grid};
+pub use log::{LossLog, MIN_TILE, loss_series, sample_sheet};
 pub use preset::Preset;
 // What a training run's caller needs besides the trainers: the model descriptions and the
 // training set, re-exported from their homes.
