@@ -136,10 +136,6 @@ impl Trainer for AlphaGanTrainer {
         &self.config
     }
 
-    fn phase(&self, _iteration: usize) -> &'static str {
-        "gan"
-    }
-
     fn step(&mut self, it: usize, data: &TrainingSet) -> Result<Vec<(&'static str, f32)>> {
         let t = self.config.train.clone();
         let idx = data.batch_indices(it, t.batch_size, t.seed);
@@ -163,16 +159,7 @@ impl Trainer for AlphaGanTrainer {
         self.discriminator = self.opt_d.step(t.lr, self.discriminator.clone(), gd);
         let gc = GradientsParams::from_grads(l.c.backward(), &self.code);
         self.code = self.opt_c.step(t.lr, self.code.clone(), gc);
-        let d = &self.discriminator;
-        super::refresh_after_last_iteration(
-            |x| {
-                let _ = d.forward(x);
-            },
-            it,
-            data,
-            &t,
-            &self.device,
-        );
+        super::refresh_after_last_iteration(&self.discriminator, it, data, &t, &self.device);
         let (rec, loss_ge, loss_d, loss_c, acc_real) = (l.rec, l.ge, l.d, l.c, l.acc_real);
 
         Ok(vec![

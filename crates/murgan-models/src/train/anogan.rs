@@ -48,10 +48,6 @@ impl Trainer for AnoGanTrainer {
         &self.config
     }
 
-    fn phase(&self, _iteration: usize) -> &'static str {
-        "gan"
-    }
-
     fn step(&mut self, iteration: usize, data: &TrainingSet) -> Result<Vec<(&'static str, f32)>> {
         self.gan
             .step(iteration, data, &self.config.train, &self.device)

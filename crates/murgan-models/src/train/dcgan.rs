@@ -56,16 +56,7 @@ impl Dcgan {
             device,
         );
         let losses = self.update(x, z, t.lr, iteration)?;
-        let d = &self.discriminator;
-        super::refresh_after_last_iteration(
-            |x| {
-                let _ = d.forward(x);
-            },
-            iteration,
-            data,
-            t,
-            device,
-        );
+        super::refresh_after_last_iteration(&self.discriminator, iteration, data, t, device);
         Ok(losses)
     }
 

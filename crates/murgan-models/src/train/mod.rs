@@ -43,7 +43,7 @@ use crate::{ModelError, Result};
 /// training batches. Done inside the last step, so the final checkpoint holds the refreshed
 /// statistics and a later phase (f-AnoGAN's encoder) never changes D.
 pub(crate) fn refresh_after_last_iteration(
-    forward: impl Fn(Tensor<4>),
+    discriminator: &impl Judge,
     iteration: usize,
     data: &TrainingSet,
     train: &TrainConfig,
@@ -55,7 +55,25 @@ pub(crate) fn refresh_after_last_iteration(
     let seed = murgan_data::seed::item_seed(train.seed, 0xb17);
     for k in 0..train.bn_refresh_batches {
         let idx = data.batch_indices(k, train.batch_size, seed);
-        forward(data.tensor(&idx, device));
+        discriminator.judge(data.tensor(&idx, device));
+    }
+}
+
+/// An image discriminator run on real images for [`refresh_after_last_iteration`].
+pub(crate) trait Judge {
+    /// Runs the discriminator on `x`, discarding its verdict (only BatchNorm statistics move).
+    fn judge(&self, x: Tensor<4>);
+}
+
+impl Judge for crate::nets::Discriminator {
+    fn judge(&self, x: Tensor<4>) {
+        let _ = self.forward(x);
+    }
+}
+
+impl Judge for crate::nets::ImageDiscriminator {
+    fn judge(&self, x: Tensor<4>) {
+        let _ = self.forward(x);
     }
 }
 
@@ -117,8 +135,10 @@ pub trait Trainer {
     fn main_score(&self) -> Option<String> {
         self.config().settings().main_score.clone()
     }
-    /// The phase of `iteration` (0-based).
-    fn phase(&self, iteration: usize) -> &'static str;
+    /// The phase of `iteration` (0-based): `gan` unless the model has more than one.
+    fn phase(&self, _iteration: usize) -> &'static str {
+        "gan"
+    }
     /// Runs training iteration `iteration` (0-based); returns the named losses.
     fn step(&mut self, iteration: usize, data: &TrainingSet) -> Result<Vec<(&'static str, f32)>>;
     /// Writes weights, optimiser states and samples into a checkpoint being assembled.
