@@ -146,7 +146,7 @@ pub(super) fn write_samples(
         sections.push(("their reconstructions G(E(x))", to_images(rec)));
         samples.truncate(8);
     }
-    sections.push(("samples G(z), z from the prior", samples));
+    sections.push(("samples G(z) from the prior", samples));
     let sheet = super::sample_sheet(&sections, data.image_size(), 4);
     murgan_data::image::write_png(&staged.path().join("samples.png"), &sheet)?;
     Ok(())
