@@ -184,14 +184,9 @@ fn run_summary(a: SummaryArgs) -> Result<()> {
     sp.finish_and_clear();
     let mut set = set?;
     output::report_problems(&set.problems);
-    let categories = a.data.categories()?;
-    if !categories.is_empty() {
-        let mut filter = Filter::all();
-        for c in categories {
-            filter = filter.category(c);
-        }
-        set.records = set.select(&filter);
-    }
+    let mut filter = Filter::all();
+    filter.categories = a.data.categories()?;
+    set.records = set.select(&filter);
     let summary = set.summary();
     if a.json {
         println!("{}", serde_json::to_string(&summary)?);

@@ -246,9 +246,7 @@ fn records(
             eprintln!("categories the model was trained on: {}", names.join(","));
         }
     }
-    for c in categories {
-        filter = filter.category(c);
-    }
+    filter.categories = categories;
     let records = set.select(&filter);
     if records.is_empty() {
         bail!("{}: no images of split {split} match", data.data.display());

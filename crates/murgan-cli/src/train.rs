@@ -101,9 +101,7 @@ fn settings(a: &TrainArgs) -> Result<Preset> {
 fn training_set(a: &TrainArgs, image_size: usize, equalize: bool) -> Result<TrainingSet> {
     let set = a.data.open_reporting()?;
     let mut filter = Filter::all().split(Split::Train).label(Label::Normal);
-    for c in a.data.categories()? {
-        filter = filter.category(c);
-    }
+    filter.categories = a.data.categories()?;
     let records = set.select(&filter);
     if records.is_empty() {
         bail!("{}: no normal training images match", a.data.data.display());

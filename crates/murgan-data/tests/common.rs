@@ -127,3 +127,15 @@ pub fn png_header_only(w: u32, h: u32) -> Vec<u8> {
     out.extend_from_slice(&crc32(&chunk).to_be_bytes());
     out
 }
+
+/// A normal training-split record of the file at `path`, without category, patient or study.
+pub fn normal_record(path: PathBuf) -> murgan_data::ImageRecord {
+    murgan_data::ImageRecord {
+        path,
+        category: None,
+        patient: None,
+        study: None,
+        label: murgan_data::Label::Normal,
+        split: murgan_data::Split::Train,
+    }
+}

@@ -8,7 +8,7 @@ mod common;
 use std::fs;
 
 use murgan_data::image::{self as murgan_image, DecodeLimits, PreprocessConfig};
-use murgan_data::{Cache, DataError, ImageRecord, Label, Loader, Split};
+use murgan_data::{Cache, DataError, Loader};
 
 #[test]
 fn bit_depths_and_colour_types_decode_to_the_same_gray() {
@@ -92,17 +92,6 @@ fn every_bad_file_gives_a_typed_error_naming_it() {
     assert!(murgan_image::decode_bytes(&good, std::path::Path::new("mem.png"), &limits).is_ok());
 }
 
-fn record(path: std::path::PathBuf) -> ImageRecord {
-    ImageRecord {
-        path,
-        category: None,
-        patient: None,
-        study: None,
-        label: Label::Normal,
-        split: Split::Train,
-    }
-}
-
 #[test]
 fn loader_skips_and_reports_bad_files_and_caches() {
     let tmp = tempfile::tempdir().unwrap();
@@ -111,9 +100,9 @@ fn loader_skips_and_reports_bad_files_and_caches() {
     common::png(&d.join("b.png"), 20, 40);
     fs::write(d.join("bad.png"), b"garbage").unwrap();
     let records = vec![
-        record(d.join("a.png")),
-        record(d.join("bad.png")),
-        record(d.join("b.png")),
+        common::normal_record(d.join("a.png")),
+        common::normal_record(d.join("bad.png")),
+        common::normal_record(d.join("b.png")),
     ];
     let cache = Cache::new(d.join("cache")).unwrap();
     let loader = Loader::new(PreprocessConfig::new(16)).with_cache(cache.clone());

@@ -7,18 +7,7 @@
 mod common;
 
 use burn::tensor::Device;
-use murgan_data::{DataError, ImageRecord, Label, Loader, PreprocessConfig, Split, TrainingSet};
-
-fn record(path: std::path::PathBuf) -> ImageRecord {
-    ImageRecord {
-        path,
-        category: None,
-        patient: None,
-        study: None,
-        label: Label::Normal,
-        split: Split::Train,
-    }
-}
+use murgan_data::{DataError, Loader, PreprocessConfig, TrainingSet};
 
 #[test]
 fn loads_normals_skipping_and_counting_bad_files() {
@@ -31,7 +20,7 @@ fn loads_normals_skipping_and_counting_bad_files() {
         } else {
             common::png(&p, 20 + i, 16);
         }
-        records.push(record(p));
+        records.push(common::normal_record(p));
     }
     let loader = Loader::new(PreprocessConfig::new(16));
     let set = TrainingSet::load(&records, &loader, dir.path()).unwrap();
@@ -44,7 +33,7 @@ fn loads_normals_skipping_and_counting_bad_files() {
     let first = loader.load(&records[0].path, 0).unwrap();
     assert_eq!(set.image(0), &first.pixels[..]);
 
-    let only_bad = [record(dir.path().join("2.png"))];
+    let only_bad = [common::normal_record(dir.path().join("2.png"))];
     let err = TrainingSet::load(&only_bad, &loader, dir.path()).unwrap_err();
     assert!(
         matches!(err, DataError::NoTrainingData { failed: 1 }),

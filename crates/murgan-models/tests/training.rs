@@ -370,22 +370,23 @@ fn resume_continues_exactly_where_it_stopped() {
     let (g1, _, e1) = t.networks();
     let (g2, _, e2) = resumed.networks();
     assert_same(&outputs(&g1), &outputs(&g2), "resumed generator");
-    let x = data.tensor(&[0, 1], &Device::flex());
-    let codes = |e: murgan_models::nets::Encoder| -> Vec<f32> {
-        e.forward(x.clone())
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec()
-            .unwrap()
-    };
     assert_eq!(
-        codes(e1),
-        codes(e2),
+        codes(e1, &data),
+        codes(e2, &data),
         "same encoder as the uninterrupted run"
     );
     // The loss log holds each iteration once.
     assert_eq!(losses_of(crashed.path(), "izi_loss").len(), 3);
     assert_eq!(losses_of(crashed.path(), "d_loss").len(), 4);
+}
+
+/// The encoder's codes for two fixed images.
+fn codes(e: murgan_models::nets::Encoder, data: &TrainingSet) -> Vec<f32> {
+    e.forward(data.tensor(&[0, 1], &Device::flex()))
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec()
+        .unwrap()
 }
 
 /// D's eval-mode logits for two fixed images.
@@ -457,15 +458,10 @@ fn resuming_with_more_iterations_equals_training_that_long_in_one_go() {
     .unwrap();
     let mut one_go = FAnoGanTrainer::new(fcfg(3, 4), &Device::flex()).unwrap();
     run(&mut one_go, &data, whole.path(), 5, false, &mut no_progress).unwrap();
-    let x = data.tensor(&[0, 1], &Device::flex());
-    let codes = |e: murgan_models::nets::Encoder| -> Vec<f32> {
-        e.forward(x.clone())
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec()
-            .unwrap()
-    };
-    assert_eq!(codes(extended.networks().2), codes(one_go.networks().2));
+    assert_eq!(
+        codes(extended.networks().2, &data),
+        codes(one_go.networks().2, &data)
+    );
     // … but not its GAN phase, on which the encoder was trained.
     let mut longer_gan = FAnoGanTrainer::new(fcfg(5, 4), &Device::flex()).unwrap();
     let err = run(
