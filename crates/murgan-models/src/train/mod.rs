@@ -36,7 +36,7 @@ use crate::checkpoint::{self, ModelKind, ModelMeta, SCHEMA_VERSION, Staged};
 use crate::{ModelError, Result};
 
 /// After the GAN's last iteration (`iteration + 1 == train.iterations`), when
-/// `train.bn_refresh_batches > 0`: runs `forward` (a discriminator in training mode on the
+/// `train.bn_refresh_batches > 0`: runs `discriminator` (in training mode on the
 /// autodiff device) over that many seeded batches of real training images, so that its
 /// BatchNorm running statistics (momentum 0.1) come from real images: after 64 batches what
 /// came before weighs 0.9⁶⁴ ≈ 0.1 %. Nothing is trained; the batches are drawn apart from the
