@@ -156,12 +156,21 @@ struct Settings {
     /// Real batches that refresh the discriminators' BatchNorm statistics after training.
     #[serde(default)]
     bn_refresh_batches: usize,
+    /// BatchNorm in the critic of the DCGAN that AnoGAN and f-AnoGAN share (the xray presets:
+    /// none).
+    #[serde(default = "batch_norm_default")]
+    fanogan_disc_batch_norm: bool,
     /// f-AnoGAN's declared main score (`None`: izi).
     #[serde(default)]
     fanogan_main: Option<String>,
     /// alpha-GAN's declared main score (`None`: L1); every component has its column anyway.
     #[serde(default)]
     alphagan_main: Option<String>,
+}
+
+/// Settings files written before the critic's normalisation was recorded had BatchNorm.
+fn batch_norm_default() -> bool {
+    true
 }
 
 impl Settings {
@@ -217,6 +226,7 @@ impl Settings {
             seed: a.seed,
             equalize: xray.as_ref().is_some_and(|p| p.equalize),
             bn_refresh_batches: xray.as_ref().map_or(0, |p| p.bn_refresh_batches),
+            fanogan_disc_batch_norm: xray.as_ref().is_none_or(|p| p.fanogan_disc_batch_norm),
             fanogan_main: xray.as_ref().and_then(|p| p.main_score(ModelKind::FAnoGan)),
             alphagan_main: xray.and_then(|p| p.main_score(ModelKind::AlphaGan)),
         })

@@ -99,7 +99,9 @@ pub(crate) fn run_category(
 
     // One DCGAN + izi encoder serves AnoGAN (latent search on G and D) and f-AnoGAN (izi).
     let fcfg = FAnoGanConfig::new(
-        settings.model(),
+        settings
+            .model()
+            .with_disc_batch_norm(settings.fanogan_disc_batch_norm),
         settings
             .train(settings.gan_iterations)
             .with_main_score(settings.fanogan_main.clone()),

@@ -10,13 +10,14 @@ use murgan_core::models::ModelKind;
 use murgan_core::models::nets::CodeDiscriminatorConfig;
 use murgan_core::models::train::{
     AlphaGanConfig, AlphaGanTrainer, AnoGanConfig, AnoGanTrainer, DiscriminatorKind, FAnoGanConfig,
-    FAnoGanTrainer, Preset, Progress, Routing, Trainer, TrainingSet, loss_series,
+    FAnoGanTrainer, Preset, Progress, Routing, SquidTrainer, Trainer, TrainingSet, loss_series,
 };
 
 /// Arguments of `murgan train`.
 #[derive(Args)]
 pub struct TrainArgs {
-    /// Model: anogan, alphagan or fanogan (the GAN, then the izi encoder).
+    /// Model: anogan, alphagan, fanogan (the GAN, then the izi encoder) or squid (in-painting
+    /// auto-encoder with memory queues, judged by a discriminator).
     #[arg(long)]
     model: String,
     #[command(flatten)]
@@ -56,9 +57,10 @@ pub struct TrainArgs {
     /// Network width (DCGAN's ngf = ndf).
     #[arg(long)]
     width: Option<usize>,
-    /// Normalisation in the DCGAN discriminator's hidden layers: batch (DCGAN's) or none.
-    #[arg(long, default_value = "batch")]
-    disc_norm: String,
+    /// Normalisation in the DCGAN discriminator's hidden layers: batch (DCGAN's) or none
+    /// (default: the preset's; xray: none for f-AnoGAN's critic; SQUID: none; batch otherwise).
+    #[arg(long)]
+    disc_norm: Option<String>,
     /// alpha-GAN image discriminator: dcgan or patch.
     #[arg(long, default_value = "dcgan")]
     discriminator: String,
@@ -181,15 +183,15 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let p = settings(&a)?;
     let data = training_set(&a, p.image_size, p.equalize)?;
     let every = p.checkpoint_every;
-    let disc_batch_norm = match a.disc_norm.to_ascii_lowercase().as_str() {
-        "batch" => true,
-        "none" => false,
-        other => bail!("--disc-norm {other}: expected batch or none"),
-    };
-    let (model, train) = (
-        p.model().with_disc_batch_norm(disc_batch_norm),
-        p.train(a.seed).with_main_score(p.main_score(kind)),
-    );
+    let mut model = p.model_for(kind);
+    if let Some(norm) = &a.disc_norm {
+        model.disc_batch_norm = match norm.to_ascii_lowercase().as_str() {
+            "batch" => true,
+            "none" => false,
+            other => bail!("--disc-norm {other}: expected batch or none"),
+        };
+    }
+    let (model, train) = (model, p.train(a.seed).with_main_score(p.main_score(kind)));
     match kind {
         ModelKind::AnoGan => drive(
             AnoGanTrainer::new(AnoGanConfig::new(model, train), &device)?,
@@ -218,6 +220,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
             let cfg =
                 FAnoGanConfig::new(model, train).with_encoder_iterations(p.encoder_iterations);
             drive(FAnoGanTrainer::new(cfg, &device)?, &data, &a, every)
+        }
+        ModelKind::Squid => {
+            let batch_norm = a.disc_norm.is_some() && model.disc_batch_norm;
+            let cfg = p.squid(a.seed).with_disc_batch_norm(batch_norm);
+            drive(SquidTrainer::new(cfg, &device)?, &data, &a, every)
         }
     }
 }

@@ -95,7 +95,7 @@ pub fn find_files(kind: ModelKind, inputs: &[PathBuf]) -> Result<Files> {
             ));
         }
     }
-    if kind == ModelKind::FAnoGan {
+    if matches!(kind, ModelKind::FAnoGan | ModelKind::Squid) {
         return Err(ModelError::InvalidConfig(
             "import-torch reads anogan (DCGAN tutorial) and alphagan models".into(),
         ));
@@ -401,7 +401,7 @@ pub fn import(kind: ModelKind, files: &Files, device: &Device) -> Result<Importe
             )
         }
         ModelKind::AlphaGan => alphagan_from_mirror(files, device),
-        ModelKind::FAnoGan => Err(ModelError::InvalidConfig(
+        ModelKind::FAnoGan | ModelKind::Squid => Err(ModelError::InvalidConfig(
             "import-torch reads anogan (DCGAN tutorial) and alphagan models".into(),
         )),
     }
@@ -419,9 +419,9 @@ impl Imported {
         // Recorded as finished training, so loading treats every network as trained.
         let iterations = TrainConfig::new().iterations;
         let mut staged = Staged::new(&root, iterations)?;
-        if let Networks::FAnoGan { .. } = &self.networks {
+        if let Networks::FAnoGan { .. } | Networks::Squid { .. } = &self.networks {
             return Err(ModelError::InvalidConfig(
-                "f-AnoGAN models are not imported".into(),
+                "f-AnoGAN and SQUID models are not imported".into(),
             ));
         }
         self.networks.save(&mut staged)?;

@@ -8,11 +8,15 @@ use burn::module::Module;
 use burn::prelude::*;
 
 use crate::checkpoint::{self, ModelKind, ModelMeta, Staged};
-use crate::kind::{AlphaGanConfig, AnoGanConfig, FAnoGanConfig, Role};
-use crate::nets::{CodeDiscriminator, Discriminator, Encoder, Generator, ImageDiscriminator};
+use crate::kind::{AlphaGanConfig, AnoGanConfig, FAnoGanConfig, Role, SquidConfig};
+use crate::nets::{
+    CodeDiscriminator, Discriminator, Encoder, Generator, ImageDiscriminator, Squid,
+};
 use crate::{ModelError, Result};
 
 /// The networks of a trained model, in eval mode.
+// One value per loaded model: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Networks {
     /// AnoGAN: a DCGAN.
@@ -43,6 +47,13 @@ pub enum Networks {
         encoder: Option<Encoder>,
         /// Weight κ of the feature residual in the izi score.
         kappa: f64,
+    },
+    /// SQUID: the in-painting auto-encoder (with its memory queues) and its discriminator.
+    Squid {
+        /// The in-painting auto-encoder.
+        autoencoder: Squid,
+        /// The discriminator that judges its reconstructions.
+        discriminator: Discriminator,
     },
 }
 
@@ -91,6 +102,13 @@ impl Networks {
                 encoder: encoder.as_ref().map(Module::valid),
                 kappa: *kappa,
             },
+            Networks::Squid {
+                autoencoder,
+                discriminator,
+            } => Networks::Squid {
+                autoencoder: autoencoder.valid(),
+                discriminator: discriminator.valid(),
+            },
         }
     }
 }
@@ -130,6 +148,13 @@ impl Networks {
                     Some(e) => staged.module(Role::Encoder.key(), e),
                     None => Ok(()),
                 }
+            }
+            Networks::Squid {
+                autoencoder,
+                discriminator,
+            } => {
+                staged.module(Role::AutoEncoder.key(), autoencoder)?;
+                staged.module(Role::Discriminator.key(), discriminator)
             }
         }
     }
@@ -186,6 +211,17 @@ pub fn load(dir: &Path, device: &Device) -> Result<LoadedModel> {
                     None
                 },
                 kappa: c.kappa,
+            }
+        }
+        ModelKind::Squid => {
+            let c: SquidConfig = config(&meta, &dir)?;
+            Networks::Squid {
+                autoencoder: weights(&dir, Role::AutoEncoder, c.net.init(&device)?)?,
+                discriminator: weights(
+                    &dir,
+                    Role::Discriminator,
+                    c.discriminator().init_discriminator(&device)?,
+                )?,
             }
         }
     };

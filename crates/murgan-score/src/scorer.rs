@@ -8,7 +8,7 @@
 use burn::prelude::*;
 use murgan_models::Networks;
 use murgan_models::nets::{
-    CodeDiscriminator, Discriminator, Encoder, Generator, ImageDiscriminator,
+    CodeDiscriminator, Discriminator, Encoder, Generator, ImageDiscriminator, Squid,
 };
 use serde::{Deserialize, Serialize};
 
@@ -27,16 +27,20 @@ pub enum Method {
     IziSearch,
     /// alpha-GAN's reconstruction, feature and discriminator scores.
     Reconstruction,
+    /// SQUID's score: the discriminator's judgement of the in-painted reconstruction,
+    /// −D(x̂) (SQUID).
+    Inpainting,
 }
 
 impl Method {
-    /// `search`, `izi`, `izi-search` or `reconstruction`.
+    /// `search`, `izi`, `izi-search`, `reconstruction` or `inpainting`.
     pub fn name(self) -> &'static str {
         match self {
             Method::Search => "search",
             Method::Izi => "izi",
             Method::IziSearch => "izi-search",
             Method::Reconstruction => "reconstruction",
+            Method::Inpainting => "inpainting",
         }
     }
 }
@@ -49,6 +53,7 @@ impl Method {
             Method::Izi => &["residual", "feature", "d", "residual_coarse"],
             Method::IziSearch => &["residual", "discrimination", "izi"],
             Method::Reconstruction => &["l1", "l2", "feature", "d", "c"],
+            Method::Inpainting => &["residual", "residual_coarse", "d"],
         }
     }
 }
@@ -62,8 +67,9 @@ impl std::str::FromStr for Method {
             "izi" => Ok(Method::Izi),
             "izi-search" => Ok(Method::IziSearch),
             "reconstruction" => Ok(Method::Reconstruction),
+            "inpainting" | "squid" => Ok(Method::Inpainting),
             other => Err(ScoreError::InvalidConfig(format!(
-                "unknown scoring method {other:?}: expected search, izi, izi-search or reconstruction"
+                "unknown scoring method {other:?}: expected search, izi, izi-search, reconstruction or inpainting"
             ))),
         }
     }
@@ -74,7 +80,7 @@ impl std::str::FromStr for Method {
 #[serde(default)]
 pub struct ScoringOptions {
     /// The method (`None`: the model's default: AnoGAN `search`, f-AnoGAN `izi`, alpha-GAN
-    /// `reconstruction`).
+    /// `reconstruction`, SQUID `inpainting`).
     pub method: Option<Method>,
     /// Latent-search settings (methods `search` and `izi-search`).
     pub search: SearchConfig,
@@ -91,7 +97,7 @@ impl ScoringOptions {
         self.method == other.method
             && self.main == other.main
             && match self.method {
-                Some(Method::Izi | Method::Reconstruction) => true,
+                Some(Method::Izi | Method::Reconstruction | Method::Inpainting) => true,
                 Some(Method::Search | Method::IziSearch) | None => self.search == other.search,
             }
     }
@@ -175,11 +181,13 @@ impl Scorer {
                 encoder: Some(_), ..
             } => Method::Izi,
             Networks::FAnoGan { encoder: None, .. } => Method::Search,
+            Networks::Squid { .. } => Method::Inpainting,
         };
         let method = options.method.unwrap_or(default);
         let ok = match (&networks, method) {
             (Networks::AnoGan { .. }, Method::Search) => true,
             (Networks::AlphaGan { .. }, Method::Reconstruction) => true,
+            (Networks::Squid { .. }, Method::Inpainting) => true,
             (Networks::FAnoGan { .. }, Method::Search) => true,
             (Networks::FAnoGan { encoder, .. }, Method::Izi | Method::IziSearch) => {
                 if encoder.is_none() {
@@ -194,7 +202,7 @@ impl Scorer {
         };
         if !ok {
             return Err(ScoreError::Unsupported(format!(
-                "scoring method {} does not apply to this model (AnoGAN: search; f-AnoGAN: izi, izi-search, search; alpha-GAN: reconstruction)",
+                "scoring method {} does not apply to this model (AnoGAN: search; f-AnoGAN: izi, izi-search, search; alpha-GAN: reconstruction; SQUID: inpainting)",
                 method.name()
             )));
         }
@@ -241,6 +249,7 @@ impl Scorer {
             (Method::Izi, true) => &["izi", "residual", "feature", "d", "residual_coarse"],
             (Method::IziSearch, true) => &["izi-search", "residual", "discrimination", "izi"],
             (Method::Reconstruction, true) => &["l1", "l2", "feature", "d", "c"],
+            (Method::Inpainting, true) => &["inpainting", "residual", "residual_coarse", "d"],
         }
     }
 
@@ -251,12 +260,12 @@ impl Scorer {
 
     /// The side N of the N×N images the networks take.
     pub fn image_size(&self) -> usize {
-        let g = match &self.networks {
+        match &self.networks {
             Networks::AnoGan { generator, .. }
             | Networks::AlphaGan { generator, .. }
-            | Networks::FAnoGan { generator, .. } => generator,
-        };
-        g.image_size()
+            | Networks::FAnoGan { generator, .. } => generator.image_size(),
+            Networks::Squid { autoencoder, .. } => autoencoder.image_size(),
+        }
     }
 
     /// Scores a batch `[B, 1, N, N]` of preprocessed images (values in [-1, 1]).
@@ -309,6 +318,13 @@ impl Scorer {
                 },
                 Method::Reconstruction,
             ) => alpha(encoder, generator, discriminator, code, x),
+            (
+                Networks::Squid {
+                    autoencoder,
+                    discriminator,
+                },
+                Method::Inpainting,
+            ) => squid(autoencoder, discriminator, x),
             _ => {
                 return Err(ScoreError::Unsupported(format!(
                     "scoring method {} does not apply to this model",
@@ -449,6 +465,36 @@ fn alpha(
                 ("feature".into(), feature[i]),
                 ("d".into(), d_score[i]),
                 ("c".into(), c_score[i]),
+            ],
+        })
+        .collect();
+    ScoredBatch {
+        scores,
+        reconstructions: xh,
+    }
+}
+
+/// SQUID's score, −D(x̂) of the in-painted reconstruction x̂ (a reconstruction the
+/// discriminator finds unreal marks an anomaly), with the pixel and coarse residuals and the
+/// discriminator's judgement of the image itself, −D(x), as components.
+fn squid(model: &Squid, d: &Discriminator, x: Tensor<4>) -> ScoredBatch {
+    let b = x.dims()[0];
+    let xh = model.forward(x.clone());
+    let residual = host(per_image_mean((x.clone() - xh.clone()).powi_scalar(2)));
+    let coarse_residual = host(per_image_mean(
+        (coarse(x.clone()) - coarse(xh.clone())).powi_scalar(2),
+    ));
+    let (logit_rec, _) = d.forward(xh.clone());
+    let (logit_x, _) = d.forward(x);
+    let own = host(logit_rec.reshape([b]).neg());
+    let d_score = host(logit_x.reshape([b]).neg());
+    let scores = (0..b)
+        .map(|i| Scores {
+            score: own[i],
+            components: vec![
+                ("residual".into(), residual[i]),
+                ("residual_coarse".into(), coarse_residual[i]),
+                ("d".into(), d_score[i]),
             ],
         })
         .collect();

@@ -11,6 +11,7 @@ mod alphagan;
 mod anogan;
 mod fanogan;
 mod settings;
+mod squid;
 
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +19,7 @@ pub use alphagan::{AlphaGanConfig, DiscriminatorKind, Routing};
 pub use anogan::AnoGanConfig;
 pub use fanogan::FAnoGanConfig;
 pub use settings::TrainConfig;
+pub use squid::SquidConfig;
 
 use crate::{ModelError, Result};
 
@@ -58,6 +60,13 @@ impl ModelConfig for FAnoGanConfig {
     }
 }
 
+impl ModelConfig for SquidConfig {
+    const KIND: ModelKind = ModelKind::Squid;
+    fn settings(&self) -> &TrainConfig {
+        &self.train
+    }
+}
+
 /// A network's role in a model; its [`Role::key`] names its files in a checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
@@ -69,6 +78,8 @@ pub enum Role {
     Encoder,
     /// Code discriminator C.
     Code,
+    /// SQUID's in-painting auto-encoder (encoder, memory queues, student and teacher decoders).
+    AutoEncoder,
 }
 
 impl Role {
@@ -80,6 +91,7 @@ impl Role {
             Role::Discriminator => "discriminator",
             Role::Encoder => "encoder",
             Role::Code => "code_discriminator",
+            Role::AutoEncoder => "autoencoder",
         }
     }
 
@@ -90,6 +102,7 @@ impl Role {
             Role::Discriminator => "discriminator (D)",
             Role::Encoder => "encoder (E)",
             Role::Code => "code discriminator (C)",
+            Role::AutoEncoder => "in-painting auto-encoder (G)",
         }
     }
 }
@@ -104,11 +117,18 @@ pub enum ModelKind {
     AlphaGan,
     /// A DCGAN plus f-AnoGAN's izi encoder.
     FAnoGan,
+    /// SQUID: an in-painting auto-encoder with memory queues, judged by a discriminator.
+    Squid,
 }
 
 impl ModelKind {
     /// Every model kind, in the order the CLI lists them.
-    pub const ALL: [ModelKind; 3] = [ModelKind::AnoGan, ModelKind::AlphaGan, ModelKind::FAnoGan];
+    pub const ALL: [ModelKind; 4] = [
+        ModelKind::AnoGan,
+        ModelKind::AlphaGan,
+        ModelKind::FAnoGan,
+        ModelKind::Squid,
+    ];
 
     /// The networks a trained model of this kind holds, in checkpoint order.
     pub fn roles(self) -> &'static [Role] {
@@ -121,15 +141,17 @@ impl ModelKind {
                 Role::Code,
             ],
             ModelKind::FAnoGan => &[Role::Generator, Role::Discriminator, Role::Encoder],
+            ModelKind::Squid => &[Role::AutoEncoder, Role::Discriminator],
         }
     }
 
-    /// `anogan`, `alphagan` or `fanogan`.
+    /// `anogan`, `alphagan`, `fanogan` or `squid`.
     pub fn name(self) -> &'static str {
         match self {
             ModelKind::AnoGan => "anogan",
             ModelKind::AlphaGan => "alphagan",
             ModelKind::FAnoGan => "fanogan",
+            ModelKind::Squid => "squid",
         }
     }
 }
@@ -147,8 +169,9 @@ impl std::str::FromStr for ModelKind {
             "anogan" | "dcgan" => Ok(ModelKind::AnoGan),
             "alphagan" => Ok(ModelKind::AlphaGan),
             "fanogan" => Ok(ModelKind::FAnoGan),
+            "squid" => Ok(ModelKind::Squid),
             other => Err(ModelError::InvalidConfig(format!(
-                "unknown model {other:?}: expected anogan, alphagan or fanogan"
+                "unknown model {other:?}: expected anogan, alphagan, fanogan or squid"
             ))),
         }
     }

@@ -115,7 +115,7 @@ impl Dcgan {
 }
 
 /// Images of a `[B, 1, N, N]` tensor as vectors.
-fn to_images(t: Tensor<4>) -> Vec<Vec<f32>> {
+pub(super) fn to_images(t: Tensor<4>) -> Vec<Vec<f32>> {
     let [b, _, h, w] = t.dims();
     let data: Vec<f32> = t
         .into_data()

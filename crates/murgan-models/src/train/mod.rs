@@ -11,6 +11,7 @@ mod dcgan;
 mod fanogan;
 mod log;
 mod preset;
+mod squid;
 
 use std::path::{Path, PathBuf};
 
@@ -23,11 +24,12 @@ pub use anogan::AnoGanTrainer;
 pub use fanogan::FAnoGanTrainer;
 pub use log::{LossLog, MIN_TILE, loss_series, sample_sheet};
 pub use preset::Preset;
+pub use squid::SquidTrainer;
 // What a training run's caller needs besides the trainers: the model descriptions and the
 // training set, re-exported from their homes.
 pub use crate::kind::{
     AlphaGanConfig, AnoGanConfig, DiscriminatorKind, FAnoGanConfig, ModelConfig, Routing,
-    TrainConfig,
+    SquidConfig, TrainConfig,
 };
 pub use crate::noise::normal_noise;
 pub use murgan_data::TrainingSet;

@@ -5,8 +5,8 @@
 
 use burn::prelude::*;
 
-use super::TrainConfig;
-use crate::nets::DcganConfig;
+use super::{SquidConfig, TrainConfig};
+use crate::nets::{DcganConfig, SquidNetConfig};
 use crate::{ModelError, Result};
 
 /// Network shape and training length in one place; every field can be overridden.
@@ -39,6 +39,13 @@ pub struct Preset {
     /// that have one (f-AnoGAN, alpha-GAN); otherwise their scoring method's own score.
     #[config(default = false)]
     pub discriminator_score: bool,
+    /// BatchNorm in f-AnoGAN's critic (DCGAN's discriminator); `false`: no normalisation, as
+    /// in f-AnoGAN's own WGAN critic. AnoGAN and alpha-GAN keep DCGAN's BatchNorm.
+    #[config(default = true)]
+    pub fanogan_disc_batch_norm: bool,
+    /// f-AnoGAN's declared main score, ahead of `discriminator_score` (`None`: that rule).
+    #[config(default = "None")]
+    pub fanogan_main_score: Option<String>,
 }
 
 impl Preset {
@@ -58,6 +65,8 @@ impl Preset {
             bn_refresh_batches: 0,
             equalize: false,
             discriminator_score: false,
+            fanogan_disc_batch_norm: true,
+            fanogan_main_score: None,
         }
     }
 
@@ -76,13 +85,16 @@ impl Preset {
             bn_refresh_batches: 0,
             equalize: false,
             discriminator_score: false,
+            fanogan_disc_batch_norm: true,
+            fanogan_main_score: None,
         }
     }
 
-    /// Recommended for real radiographs (2-core CPU): histogram equalisation, the
-    /// discriminator's BatchNorm statistics refreshed on real images, and the discriminator's
-    /// judgement as the main score of f-AnoGAN and alpha-GAN — the three choices that separated
-    /// normal from abnormal chest X-rays on a validation split carved from the training data
+    /// Recommended for real radiographs (2-core CPU): histogram equalisation; for alpha-GAN the
+    /// discriminator's BatchNorm statistics refreshed on real images and its judgement as the
+    /// main score; for f-AnoGAN a critic without BatchNorm and the coarse residual
+    /// `residual_coarse` as the main score — the choices that separated normal from abnormal
+    /// chest X-rays best on a validation split carved from the training data
     /// (docs/results.md). Fixed length: the same iterations whatever the data set's size.
     pub fn xray() -> Self {
         Self {
@@ -97,6 +109,8 @@ impl Preset {
             bn_refresh_batches: 64,
             equalize: true,
             discriminator_score: true,
+            fanogan_disc_batch_norm: false,
+            fanogan_main_score: Some("residual_coarse".to_string()),
         }
     }
 
@@ -129,17 +143,41 @@ impl Preset {
 
     /// The component declared the main score of a `kind` model trained with this preset.
     pub fn main_score(&self, kind: crate::ModelKind) -> Option<String> {
+        if kind == crate::ModelKind::FAnoGan && self.fanogan_main_score.is_some() {
+            return self.fanogan_main_score.clone();
+        }
         let judged = matches!(kind, crate::ModelKind::FAnoGan | crate::ModelKind::AlphaGan);
         (self.discriminator_score && judged).then(|| "d".to_string())
     }
 
-    /// The DCGAN shape.
+    /// The DCGAN shape (with DCGAN's BatchNorm in the discriminator).
     pub fn model(&self) -> DcganConfig {
         DcganConfig::new()
             .with_image_size(self.image_size)
             .with_latent_dim(self.latent_dim)
             .with_gen_width(self.width)
             .with_disc_width(self.width)
+    }
+
+    /// The DCGAN shape of a `kind` model: f-AnoGAN's critic normalised as the preset says.
+    pub fn model_for(&self, kind: crate::ModelKind) -> DcganConfig {
+        let batch_norm = kind != crate::ModelKind::FAnoGan || self.fanogan_disc_batch_norm;
+        self.model().with_disc_batch_norm(batch_norm)
+    }
+
+    /// A SQUID model of this size: a 2 × 2 grid of patches, 200-slot memory queues read
+    /// through their top 5 (the authors' chest X-ray settings), the discriminator as wide as
+    /// the encoder and without BatchNorm; the preset's training settings with `seed`.
+    pub fn squid(&self, seed: u64) -> SquidConfig {
+        let net = SquidNetConfig::new()
+            .with_image_size(self.image_size)
+            .with_width(self.width);
+        SquidConfig::new(
+            net,
+            self.train(seed)
+                .with_main_score(self.main_score(crate::ModelKind::Squid)),
+        )
+        .with_disc_width(self.width)
     }
 
     /// The training settings (β = (0.5, 0.999)) with `seed`.
@@ -167,7 +205,17 @@ mod tests {
         let x = Preset::xray();
         assert!(x.equalize && x.bn_refresh_batches > 0);
         assert_eq!(x.train(3).bn_refresh_batches, x.bn_refresh_batches);
-        assert_eq!(x.main_score(ModelKind::FAnoGan).as_deref(), Some("d"));
+        assert_eq!(
+            x.main_score(ModelKind::FAnoGan).as_deref(),
+            Some("residual_coarse")
+        );
+        assert!(!x.model_for(ModelKind::FAnoGan).disc_batch_norm);
+        assert!(x.model_for(ModelKind::AlphaGan).disc_batch_norm);
+        assert!(
+            Preset::quick()
+                .model_for(ModelKind::FAnoGan)
+                .disc_batch_norm
+        );
         assert_eq!(x.main_score(ModelKind::AlphaGan).as_deref(), Some("d"));
         // AnoGAN's latent search has no discriminator-logit component.
         assert_eq!(x.main_score(ModelKind::AnoGan), None);

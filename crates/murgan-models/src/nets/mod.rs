@@ -1,6 +1,11 @@
 //! The networks: DCGAN generator and discriminator (logit + last hidden feature map), the
-//! encoder (alpha-GAN's E, f-AnoGAN's izi E), alpha-GAN's code discriminator, and a PatchGAN
-//! image discriminator. All take 1-channel N×N images in [-1, 1], N a power of two ≥ 16.
+//! encoder (alpha-GAN's E, f-AnoGAN's izi E), alpha-GAN's code discriminator, a PatchGAN
+//! image discriminator, and SQUID's in-painting auto-encoder ([`squid`]). All take 1-channel
+//! N×N images in [-1, 1], N a power of two ≥ 16.
+
+pub mod squid;
+
+pub use squid::{Squid, SquidNetConfig, SquidOutput};
 
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
@@ -10,7 +15,7 @@ use burn::tensor::activation::{leaky_relu, tanh};
 use crate::{ModelError, Result};
 
 /// DCGAN's weight initialisation: N(0, 0.02).
-fn dcgan_init() -> Initializer {
+pub(crate) fn dcgan_init() -> Initializer {
     Initializer::Normal {
         mean: 0.0,
         std: 0.02,
@@ -18,7 +23,7 @@ fn dcgan_init() -> Initializer {
 }
 
 /// BatchNorm with DCGAN's initialisation (γ ~ N(1, 0.02), β = 0).
-fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
+pub(crate) fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
     let mut bn = BatchNormConfig::new(channels).init(device);
     bn.gamma = bn
         .gamma
@@ -203,7 +208,7 @@ pub struct Trunk {
 }
 
 impl Trunk {
-    fn new(width: usize, stages: usize, norm: bool, device: &Device) -> Self {
+    pub(crate) fn new(width: usize, stages: usize, norm: bool, device: &Device) -> Self {
         let mut blocks = vec![DownBlock::new(1, width, 2, 1, false, device)];
         let mut ch = width;
         for _ in 1..stages {
@@ -213,7 +218,7 @@ impl Trunk {
         Self { blocks }
     }
 
-    fn forward(&self, mut x: Tensor<4>) -> Tensor<4> {
+    pub(crate) fn forward(&self, mut x: Tensor<4>) -> Tensor<4> {
         for block in &self.blocks {
             x = block.forward(x);
         }
