@@ -1,5 +1,5 @@
 //! The per-category ROC-AUC table of the original study, measured: for each category, train
-//! AnoGAN / f-AnoGAN (one DCGAN, then the izi encoder) and alpha-GAN on the normal studies of
+//! AnoGAN / f-AnoGAN (one DCGAN, then the izi encoder), alpha-GAN and SQUID on the normal studies of
 //! the train split, score the valid split, and report image- and study-level ROC-AUC with
 //! bootstrap 95 % CIs for every score component, next to the AUCs the study reported.
 //!
@@ -27,10 +27,10 @@ use murgan_core::data::{
 };
 use murgan_core::metrics::{self, Entry, Report, ReportOptions, Roc, ScoredImage};
 use murgan_core::models::ModelKind;
-use murgan_core::models::nets::{CodeDiscriminatorConfig, DcganConfig};
+use murgan_core::models::nets::{CodeDiscriminatorConfig, DcganConfig, SquidNetConfig};
 use murgan_core::models::train::{
-    AlphaGanConfig, AlphaGanTrainer, FAnoGanConfig, FAnoGanTrainer, Preset, TrainConfig, Trainer,
-    TrainingSet, run,
+    AlphaGanConfig, AlphaGanTrainer, FAnoGanConfig, FAnoGanTrainer, Preset, SquidConfig,
+    SquidTrainer, TrainConfig, Trainer, TrainingSet, run,
 };
 use murgan_core::score::{Method, ScoringOptions, SearchConfig};
 use murgan_core::{Detector, Device};
@@ -43,7 +43,7 @@ use run::run_category;
 use table::{COLUMNS, CategoryResult, markdown};
 
 #[derive(Parser)]
-#[command(about = "Per-category ROC-AUC of AnoGAN, f-AnoGAN and alpha-GAN")]
+#[command(about = "Per-category ROC-AUC of AnoGAN, f-AnoGAN, alpha-GAN and SQUID")]
 struct Args {
     /// A MURA-v1.1 root (or its parent).
     #[arg(long)]
@@ -92,6 +92,9 @@ struct Args {
     /// alpha-GAN iterations (default: --iterations).
     #[arg(long)]
     alphagan_iterations: Option<usize>,
+    /// SQUID iterations (default: --iterations).
+    #[arg(long)]
+    squid_iterations: Option<usize>,
     /// Adam β₁ of the GANs.
     #[arg(long)]
     beta1: Option<f64>,
@@ -142,6 +145,9 @@ struct Settings {
     gan_iterations: usize,
     encoder_iterations: usize,
     alphagan_iterations: usize,
+    /// SQUID's training iterations.
+    #[serde(default)]
+    squid_iterations: usize,
     lr: f64,
     beta1: f64,
     beta2: f64,
@@ -209,6 +215,7 @@ impl Settings {
             gan_iterations: iterations,
             encoder_iterations: a.encoder_iterations.unwrap_or(encoder_iterations),
             alphagan_iterations: a.alphagan_iterations.unwrap_or(iterations),
+            squid_iterations: a.squid_iterations.unwrap_or(iterations),
             lr: a.lr.unwrap_or(lr),
             beta1: a.beta1.unwrap_or(0.5),
             beta2: a.beta2.unwrap_or(0.999),
@@ -245,7 +252,16 @@ impl Settings {
                 "f-AnoGAN",
             ),
             ("alphagan", alpha, alpha_column),
+            ("squid", "inpainting".into(), "SQUID"),
         ]
+    }
+
+    /// SQUID at this size: a 2 × 2 grid, the discriminator as wide as the encoder.
+    fn squid(&self) -> SquidConfig {
+        let net = SquidNetConfig::new()
+            .with_image_size(self.image_size)
+            .with_width(self.width);
+        SquidConfig::new(net, self.train(self.squid_iterations)).with_disc_width(self.width)
     }
 
     fn model(&self) -> DcganConfig {

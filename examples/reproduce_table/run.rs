@@ -131,6 +131,15 @@ pub(crate) fn run_category(
         every,
     )?;
 
+    let scfg = settings.squid();
+    let every = scfg.train.checkpoint_every;
+    let squid = train(
+        SquidTrainer::new(scfg, device)?,
+        &data,
+        &dir.join("squid"),
+        every,
+    )?;
+
     let with = |method| ScoringOptions {
         method: Some(method),
         search: settings.search.clone(),
@@ -155,6 +164,10 @@ pub(crate) fn run_category(
         (
             "alphagan",
             Detector::load_with(&alpha, device, Some(with(Method::Reconstruction)))?,
+        ),
+        (
+            "squid",
+            Detector::load_with(&squid, device, Some(with(Method::Inpainting)))?,
         ),
     ];
     let opts = ReportOptions {
