@@ -244,7 +244,7 @@ fn score_evaluate_and_calibrate_a_trained_model() {
 }
 
 #[test]
-fn the_xray_preset_equalises_and_declares_the_discriminator_score_main() {
+fn the_xray_preset_equalises_and_declares_the_coarse_residual_main() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, run) = (tmp.path().join("MURA-v1.1"), tmp.path().join("run"));
     let ok = |o: &Output| {
@@ -290,7 +290,8 @@ fn the_xray_preset_equalises_and_declares_the_discriminator_score_main() {
         &std::fs::read(run.join("checkpoints/iter-000006/model.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(meta["main_score"], "d");
+    assert_eq!(meta["main_score"], "residual_coarse");
+    assert_eq!(meta["config"]["model"]["disc_batch_norm"], false);
     assert_eq!(meta["preprocess"]["equalize"], true);
     assert_eq!(meta["config"]["train"]["bn_refresh_batches"], 2);
     let eval = stdout_json(&murgan(&[
@@ -303,10 +304,10 @@ fn the_xray_preset_equalises_and_declares_the_discriminator_score_main() {
         "--bootstrap",
         "0",
     ]));
-    // The main score is the discriminator's; f-AnoGAN's izi score is reported beside it.
+    // The main score is the coarse residual; f-AnoGAN's izi score is reported beside it.
     assert_eq!(
         eval["score"]["image"]["ALL"]["auc"],
-        eval["components"]["d"]["image"]["ALL"]["auc"]
+        eval["components"]["residual_coarse"]["image"]["ALL"]["auc"]
     );
     assert!(
         eval["components"]["izi"]["image"]["ALL"]["auc"].is_number(),
@@ -335,4 +336,112 @@ fn the_xray_preset_equalises_and_declares_the_discriminator_score_main() {
         );
         assert!((l["score"].as_f64().unwrap() - (0.9 * r + 0.1 * d)).abs() < 1e-3 * r.max(1.0));
     }
+}
+
+/// SQUID through the front door: train, resume to a longer run, score with heatmaps,
+/// evaluate and calibrate, like the other kinds.
+#[test]
+fn squid_trains_scores_evaluates_and_calibrates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, run) = (tmp.path().join("MURA-v1.1"), tmp.path().join("run"));
+    let ok = |o: &Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    ok(&murgan(&[
+        "synth",
+        "--out",
+        p(tmp.path()),
+        "--per-category",
+        "8",
+        "--image-size",
+        "48",
+        "--categories",
+        "HAND",
+    ]));
+    let train = |iterations: &str, resume: bool| {
+        let mut args = vec![
+            "train",
+            "--model",
+            "squid",
+            "--data",
+            p(&data),
+            "--out",
+            p(&run),
+            "--image-size",
+            "32",
+            "--iterations",
+            iterations,
+            "--batch-size",
+            "8",
+            "--width",
+            "4",
+        ];
+        if resume {
+            args.push("--resume");
+        }
+        murgan(&args)
+    };
+    ok(&train("2", false));
+    ok(&train("3", true));
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(run.join("checkpoints/iter-000003/model.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["kind"], "squid");
+    assert!(
+        run.join("checkpoints/iter-000003/autoencoder.bpk")
+            .is_file()
+    );
+    assert!(run.join("losses.png").is_file());
+
+    let hand = data.join("valid/XR_HAND");
+    let heat = tmp.path().join("heat");
+    let out = murgan(&[
+        "score",
+        "--model",
+        p(&run),
+        p(&hand),
+        "--json",
+        "--heatmaps",
+        p(&heat),
+    ]);
+    ok(&out);
+    let lines = lines_json(&out);
+    assert!(!lines.is_empty());
+    for l in &lines {
+        assert!(l["score"].as_f64().unwrap().is_finite(), "{l}");
+        assert!(l["components"]["residual"].as_f64().unwrap() >= 0.0, "{l}");
+    }
+    assert!(std::fs::read_dir(&heat).unwrap().count() > 0);
+    let eval = stdout_json(&murgan(&[
+        "evaluate",
+        "--model",
+        p(&run),
+        "--data",
+        p(&data),
+        "--json",
+        "--bootstrap",
+        "0",
+    ]));
+    assert!(eval["score"]["image"]["ALL"]["auc"].is_number(), "{eval}");
+    assert!(
+        eval["components"]["d"]["image"]["ALL"]["auc"].is_number(),
+        "{eval}"
+    );
+    ok(&murgan(&[
+        "calibrate",
+        "--model",
+        p(&run),
+        "--data",
+        p(&data),
+        "--specificity",
+        "0.8",
+    ]));
+    let out = murgan(&["score", "--model", p(&run), p(&hand), "--json"]);
+    ok(&out);
+    assert!(
+        lines_json(&out)
+            .iter()
+            .all(|l| l["is_anomalous"].is_boolean())
+    );
 }
