@@ -186,6 +186,43 @@ async fn endpoints_answer_and_user_mistakes_get_json_errors() {
     }
 }
 
+/// A SQUID model is served like the others: listed with its kind and components, scored
+/// with a heatmap and a reconstruction.
+#[tokio::test]
+async fn a_squid_model_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = common::train_squid(dir.path());
+    let app = router(
+        load_models(&models, &Device::flex()).unwrap(),
+        Limits::default(),
+    );
+    let (s, models) = call(
+        &app,
+        Request::get("/api/models").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(models[0]["kind"], "squid");
+    assert_eq!(models[0]["method"], "inpainting");
+    assert_eq!(
+        models[0]["components"],
+        serde_json::json!(["residual", "residual_coarse", "d"])
+    );
+    let (s, r) = call(&app, post("/api/score", common::xray_png(40, 30, 0))).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert!(r["score"].as_f64().unwrap().is_finite());
+    assert!(r["components"]["residual"].as_f64().unwrap() >= 0.0);
+    for picture in ["heatmap", "reconstruction"] {
+        assert!(
+            r[picture]
+                .as_str()
+                .unwrap()
+                .starts_with("data:image/png;base64,"),
+            "{picture}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_saturated_server_answers_503_at_once() {
     let (_dir, app) = app(Limits {

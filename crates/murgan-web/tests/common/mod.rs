@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 
 use murgan_core::Device;
 use murgan_core::data::image::{self, GrayImage};
-use murgan_core::models::nets::DcganConfig;
-use murgan_core::models::train::{FAnoGanConfig, FAnoGanTrainer, TrainConfig, TrainingSet, run};
+use murgan_core::models::nets::{DcganConfig, SquidNetConfig};
+use murgan_core::models::train::{
+    FAnoGanConfig, FAnoGanTrainer, SquidConfig, SquidTrainer, TrainConfig, TrainingSet, run,
+};
 
 /// A bright disc on a dark background, `w × h`.
 pub fn xray(w: u32, h: u32, k: u32) -> GrayImage {
@@ -36,9 +38,8 @@ pub fn xray_png(w: u32, h: u32, k: u32) -> Vec<u8> {
     image::png_bytes(&xray(w, h, k)).unwrap()
 }
 
-/// Trains a tiny f-AnoGAN (16×16, a few iterations) into `models/hand` and returns `models`.
-pub fn train_model(root: &Path) -> PathBuf {
-    let models = root.join("models");
+/// Eight preprocessed 16×16 training images.
+fn training_set() -> TrainingSet {
     let config = image::PreprocessConfig::new(16);
     let images = (0..8)
         .map(|k| {
@@ -47,7 +48,42 @@ pub fn train_model(root: &Path) -> PathBuf {
                 .pixels
         })
         .collect();
-    let data = TrainingSet::from_images(images, 16).unwrap();
+    TrainingSet::from_images(images, 16).unwrap()
+}
+
+/// Trains a tiny SQUID (16×16, a few iterations) into `models/chest` and returns `models`.
+pub fn train_squid(root: &Path) -> PathBuf {
+    let models = root.join("models");
+    let net = SquidNetConfig::new()
+        .with_image_size(16)
+        .with_width(4)
+        .with_memory_slots(8)
+        .with_top_k(2);
+    let train = TrainConfig::new()
+        .with_batch_size(4)
+        .with_iterations(3)
+        .with_seed(1);
+    let mut t = SquidTrainer::new(
+        SquidConfig::new(net, train).with_disc_width(4),
+        &Device::flex(),
+    )
+    .unwrap();
+    run(
+        &mut t,
+        &training_set(),
+        &models.join("chest"),
+        3,
+        false,
+        &mut |_| {},
+    )
+    .unwrap();
+    models
+}
+
+/// Trains a tiny f-AnoGAN (16×16, a few iterations) into `models/hand` and returns `models`.
+pub fn train_model(root: &Path) -> PathBuf {
+    let models = root.join("models");
+    let data = training_set();
     let shape = DcganConfig::new()
         .with_image_size(16)
         .with_latent_dim(8)
