@@ -23,7 +23,8 @@ pub struct ModelArgs {
     #[arg(long)]
     model: PathBuf,
     /// Scoring method: search (AnoGAN, f-AnoGAN), izi or izi-search (f-AnoGAN),
-    /// reconstruction (alpha-GAN). Default: the calibrated one, else the model's own.
+    /// reconstruction (alpha-GAN), inpainting (SQUID). Default: the calibrated one, else the
+    /// model's own.
     #[arg(long)]
     method: Option<String>,
     /// Latent-search steps (the paper used 500).

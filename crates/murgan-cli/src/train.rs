@@ -68,6 +68,10 @@ pub struct TrainArgs {
     /// too) or paper (Rosca et al.'s separate losses: E gets the L1 and code terms only).
     #[arg(long, default_value = "joint")]
     routing: String,
+    /// SQUID: weight of the adversarial term BCE(D(x̂), real) in the auto-encoder's loss
+    /// (default 0.005, the authors').
+    #[arg(long)]
+    adversarial_weight: Option<f64>,
     /// Histogram-equalise images (the xray presets always do).
     #[arg(long)]
     equalize: bool,
@@ -223,7 +227,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
         }
         ModelKind::Squid => {
             let batch_norm = a.disc_norm.is_some() && model.disc_batch_norm;
-            let cfg = p.squid(a.seed).with_disc_batch_norm(batch_norm);
+            let mut cfg = p.squid(a.seed).with_disc_batch_norm(batch_norm);
+            cfg.adversarial_weight = a.adversarial_weight.unwrap_or(cfg.adversarial_weight);
             drive(SquidTrainer::new(cfg, &device)?, &data, &a, every)
         }
     }
