@@ -172,6 +172,9 @@ struct Settings {
     /// alpha-GAN's declared main score (`None`: L1); every component has its column anyway.
     #[serde(default)]
     alphagan_main: Option<String>,
+    /// SQUID's declared main score (`None`: its own, −D(x̂)).
+    #[serde(default)]
+    squid_main: Option<String>,
 }
 
 /// Settings files written before the critic's normalisation was recorded had BatchNorm.
@@ -235,7 +238,10 @@ impl Settings {
             bn_refresh_batches: xray.as_ref().map_or(0, |p| p.bn_refresh_batches),
             fanogan_disc_batch_norm: xray.as_ref().is_none_or(|p| p.fanogan_disc_batch_norm),
             fanogan_main: xray.as_ref().and_then(|p| p.main_score(ModelKind::FAnoGan)),
-            alphagan_main: xray.and_then(|p| p.main_score(ModelKind::AlphaGan)),
+            alphagan_main: xray
+                .as_ref()
+                .and_then(|p| p.main_score(ModelKind::AlphaGan)),
+            squid_main: xray.and_then(|p| p.main_score(ModelKind::Squid)),
         })
     }
 
@@ -252,7 +258,10 @@ impl Settings {
                 "f-AnoGAN",
             ),
             ("alphagan", alpha, alpha_column),
-            ("squid", "inpainting".into(), "SQUID"),
+            match self.squid_main.as_deref() {
+                Some("residual_coarse") => ("squid", "residual_coarse".into(), "SQUID coarse"),
+                _ => ("squid", "inpainting".into(), "SQUID"),
+            },
         ]
     }
 
@@ -261,7 +270,10 @@ impl Settings {
         let net = SquidNetConfig::new()
             .with_image_size(self.image_size)
             .with_width(self.width);
-        SquidConfig::new(net, self.train(self.squid_iterations)).with_disc_width(self.width)
+        let train = self
+            .train(self.squid_iterations)
+            .with_main_score(self.squid_main.clone());
+        SquidConfig::new(net, train).with_disc_width(self.width)
     }
 
     fn model(&self) -> DcganConfig {

@@ -46,6 +46,9 @@ pub struct Preset {
     /// f-AnoGAN's declared main score, ahead of `discriminator_score` (`None`: that rule).
     #[config(default = "None")]
     pub fanogan_main_score: Option<String>,
+    /// SQUID's declared main score (`None`: its own, −D(x̂)).
+    #[config(default = "None")]
+    pub squid_main_score: Option<String>,
 }
 
 impl Preset {
@@ -67,6 +70,7 @@ impl Preset {
             discriminator_score: false,
             fanogan_disc_batch_norm: true,
             fanogan_main_score: None,
+            squid_main_score: None,
         }
     }
 
@@ -87,13 +91,15 @@ impl Preset {
             discriminator_score: false,
             fanogan_disc_batch_norm: true,
             fanogan_main_score: None,
+            squid_main_score: None,
         }
     }
 
     /// Recommended for real radiographs (2-core CPU): histogram equalisation; for alpha-GAN the
     /// discriminator's BatchNorm statistics refreshed on real images and its judgement as the
     /// main score; for f-AnoGAN a critic without BatchNorm and the coarse residual
-    /// `residual_coarse` as the main score — the choices that separated normal from abnormal
+    /// `residual_coarse` as the main score; for SQUID the coarse residual of its in-painted
+    /// reconstruction as the main score — the choices that separated normal from abnormal
     /// chest X-rays best on a validation split carved from the training data
     /// (docs/results.md). Fixed length: the same iterations whatever the data set's size.
     pub fn xray() -> Self {
@@ -111,6 +117,7 @@ impl Preset {
             discriminator_score: true,
             fanogan_disc_batch_norm: false,
             fanogan_main_score: Some("residual_coarse".to_string()),
+            squid_main_score: Some("residual_coarse".to_string()),
         }
     }
 
@@ -145,6 +152,9 @@ impl Preset {
     pub fn main_score(&self, kind: crate::ModelKind) -> Option<String> {
         if kind == crate::ModelKind::FAnoGan && self.fanogan_main_score.is_some() {
             return self.fanogan_main_score.clone();
+        }
+        if kind == crate::ModelKind::Squid {
+            return self.squid_main_score.clone();
         }
         let judged = matches!(kind, crate::ModelKind::FAnoGan | crate::ModelKind::AlphaGan);
         (self.discriminator_score && judged).then(|| "d".to_string())
@@ -211,6 +221,11 @@ mod tests {
         );
         assert!(!x.model_for(ModelKind::FAnoGan).disc_batch_norm);
         assert!(x.model_for(ModelKind::AlphaGan).disc_batch_norm);
+        assert_eq!(
+            x.squid(0).train.main_score.as_deref(),
+            Some("residual_coarse")
+        );
+        assert_eq!(Preset::quick().squid(0).train.main_score, None);
         assert!(
             Preset::quick()
                 .model_for(ModelKind::FAnoGan)
