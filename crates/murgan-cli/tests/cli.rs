@@ -395,7 +395,7 @@ fn train_writes_checkpoints_resumes_and_refuses_bad_choices() {
     assert!(String::from_utf8_lossy(&gpu.stderr).contains("--features cuda"));
     let bad = run(&["--model", "vae", "--iterations", "1"]);
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("anogan, alphagan or fanogan"));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("anogan, alphagan, fanogan or squid"));
 }
 
 #[test]
