@@ -183,13 +183,16 @@ fn draw_losses(out: &Path) -> Result<()> {
 /// Runs `murgan train`.
 pub fn run(a: TrainArgs) -> Result<()> {
     let kind: ModelKind = a.model.parse()?;
+    if a.adversarial_weight.is_some() && kind != ModelKind::Squid {
+        bail!(
+            "--adversarial-weight is a SQUID setting; {} has none",
+            kind.name()
+        );
+    }
     let device = murgan_core::device(a.device.as_deref())?;
     let p = settings(&a)?;
     let data = training_set(&a, p.image_size, p.equalize)?;
     let every = p.checkpoint_every;
-    if a.adversarial_weight.is_some() && kind != ModelKind::Squid {
-        bail!("--adversarial-weight is a SQUID setting; {} has none", kind.name());
-    }
     let mut model = p.model_for(kind);
     if let Some(norm) = &a.disc_norm {
         model.disc_batch_norm = match norm.to_ascii_lowercase().as_str() {

@@ -396,6 +396,9 @@ fn train_writes_checkpoints_resumes_and_refuses_bad_choices() {
     let bad = run(&["--model", "vae", "--iterations", "1"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("anogan, alphagan, fanogan or squid"));
+    let misplaced = run(&["--model", "anogan", "--adversarial-weight", "0.1"]);
+    assert!(!misplaced.status.success());
+    assert!(String::from_utf8_lossy(&misplaced.stderr).contains("SQUID setting"));
 }
 
 #[test]
