@@ -64,8 +64,8 @@ struct Args {
     #[arg(long, value_delimiter = ',')]
     categories: Vec<String>,
     /// quick (a 2-core CPU, minutes for all 7 categories), xray (the recommended settings for
-    /// real radiographs: equalised, f-AnoGAN scored by its discriminator; `murgan train
-    /// --preset xray`'s), xray-gpu, or paper (the study's settings, for a GPU).
+    /// real radiographs: equalised, each model's main score as `murgan train --preset xray`
+    /// declares it), xray-gpu, or paper (the study's settings, for a GPU).
     #[arg(long, default_value = "quick")]
     preset: String,
     /// Training iterations of each GAN (and of the izi encoder).
