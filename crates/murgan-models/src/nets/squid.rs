@@ -496,6 +496,20 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_larger_than_the_queue_keeps_its_last_vectors() {
+        let (net, device) = tiny();
+        // 4 positions, a batch of 8 vectors of length 16, numbered 0..8 at every position.
+        let q = Tensor::<1, Int>::arange(0..8, &device)
+            .float()
+            .reshape([1, 8, 1])
+            .expand([4, 8, 16]);
+        let m = values(net.enqueue(q).memory());
+        // The queue holds 6 slots: vectors 2..8, oldest first.
+        let firsts: Vec<f32> = m[..6 * 16].iter().step_by(16).copied().collect();
+        assert_eq!(firsts, vec![2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+    }
+
+    #[test]
     fn shrink_keeps_the_top_k_weights() {
         let (net, device) = tiny();
         let logits =
