@@ -29,8 +29,8 @@ use murgan_core::metrics::{self, Entry, Report, ReportOptions, Roc, ScoredImage}
 use murgan_core::models::ModelKind;
 use murgan_core::models::nets::{CodeDiscriminatorConfig, DcganConfig, SquidNetConfig};
 use murgan_core::models::train::{
-    AlphaGanConfig, AlphaGanTrainer, FAnoGanConfig, FAnoGanTrainer, Preset, SquidConfig,
-    SquidTrainer, TrainConfig, Trainer, TrainingSet, run,
+    AlphaGanConfig, AlphaGanTrainer, FAnoGanConfig, FAnoGanTrainer, ModelConfig, Preset,
+    SquidConfig, SquidTrainer, TrainConfig, Trainer, TrainingSet, run,
 };
 use murgan_core::score::{Method, ScoringOptions, SearchConfig};
 use murgan_core::{Detector, Device};

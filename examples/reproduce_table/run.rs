@@ -4,13 +4,10 @@
 use super::*;
 use crate::table::REPORTED;
 
-/// Trains (or resumes, or reuses) one model; returns its final checkpoint.
-fn train<T: Trainer>(
-    mut trainer: T,
-    data: &TrainingSet,
-    out: &Path,
-    every: usize,
-) -> Result<PathBuf> {
+/// Trains (or resumes, or reuses) one model, checkpointing as its config says; returns its
+/// final checkpoint.
+fn train<T: Trainer>(mut trainer: T, data: &TrainingSet, out: &Path) -> Result<PathBuf> {
+    let every = trainer.config().settings().checkpoint_every;
     let resume = out.join("checkpoints").is_dir();
     let label = trainer.kind().name();
     let total = trainer.total_iterations();
@@ -108,12 +105,10 @@ pub(crate) fn run_category(
     )
     .with_encoder_iterations(settings.encoder_iterations)
     .with_kappa(settings.kappa);
-    let every = fcfg.train.checkpoint_every;
     let fano = train(
         FAnoGanTrainer::new(fcfg, device)?,
         &data,
         &dir.join("fanogan"),
-        every,
     )?;
     let acfg = AlphaGanConfig::new(
         settings.model(),
@@ -123,22 +118,14 @@ pub(crate) fn run_category(
         CodeDiscriminatorConfig::new().with_latent_dim(settings.latent_dim),
     )
     .with_lambda(settings.alphagan_lambda);
-    let every = acfg.train.checkpoint_every;
     let alpha = train(
         AlphaGanTrainer::new(acfg, device)?,
         &data,
         &dir.join("alphagan"),
-        every,
     )?;
 
     let scfg = settings.squid();
-    let every = scfg.train.checkpoint_every;
-    let squid = train(
-        SquidTrainer::new(scfg, device)?,
-        &data,
-        &dir.join("squid"),
-        every,
-    )?;
+    let squid = train(SquidTrainer::new(scfg, device)?, &data, &dir.join("squid"))?;
 
     let with = |method| ScoringOptions {
         method: Some(method),

@@ -4,29 +4,30 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Output;
+use std::path::{Path, PathBuf};
 
-use common::{lines_json, murgan, p, stdout_json};
+use common::{lines_json, murgan, ok, p, stdout_json};
 
-#[test]
-fn score_evaluate_and_calibrate_a_trained_model() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (data, run) = (tmp.path().join("MURA-v1.1"), tmp.path().join("run"));
-    let ok = |o: &Output| {
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
+/// A small synthetic MURA set under `dir` (8 studies per category, 48×48): `dir/MURA-v1.1`.
+fn synth(dir: &Path, categories: &str) {
     ok(&murgan(&[
         "synth",
         "--out",
-        p(tmp.path()),
+        p(dir),
         "--per-category",
         "8",
         "--image-size",
         "48",
         "--categories",
-        "HAND,ELBOW",
+        categories,
     ]));
+}
+
+#[test]
+fn score_evaluate_and_calibrate_a_trained_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, run) = (tmp.path().join("MURA-v1.1"), tmp.path().join("run"));
+    synth(tmp.path(), "HAND,ELBOW");
     ok(&murgan(&[
         "train",
         "--model",
@@ -247,20 +248,7 @@ fn score_evaluate_and_calibrate_a_trained_model() {
 fn the_xray_preset_equalises_and_declares_the_coarse_residual_main() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, run) = (tmp.path().join("MURA-v1.1"), tmp.path().join("run"));
-    let ok = |o: &Output| {
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
-    ok(&murgan(&[
-        "synth",
-        "--out",
-        p(tmp.path()),
-        "--per-category",
-        "8",
-        "--image-size",
-        "48",
-        "--categories",
-        "HAND",
-    ]));
+    synth(tmp.path(), "HAND");
     ok(&murgan(&[
         "train",
         "--model",
@@ -344,20 +332,7 @@ fn the_xray_preset_equalises_and_declares_the_coarse_residual_main() {
 fn squid_trains_scores_evaluates_and_calibrates() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, run) = (tmp.path().join("MURA-v1.1"), tmp.path().join("run"));
-    let ok = |o: &Output| {
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
-    ok(&murgan(&[
-        "synth",
-        "--out",
-        p(tmp.path()),
-        "--per-category",
-        "8",
-        "--image-size",
-        "48",
-        "--categories",
-        "HAND",
-    ]));
+    synth(tmp.path(), "HAND");
     let train = |iterations: &str, resume: bool| {
         let mut args = vec![
             "train",

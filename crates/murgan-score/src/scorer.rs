@@ -405,15 +405,21 @@ fn coarse(t: Tensor<4>) -> Tensor<4> {
         .reshape([b, c, gh, gw])
 }
 
+/// Per image, mean (x − x̂)² and its coarse counterpart on [`coarse`] block means.
+fn residuals(x: &Tensor<4>, xh: &Tensor<4>) -> (Vec<f64>, Vec<f64>) {
+    let pixel = host(per_image_mean((x.clone() - xh.clone()).powi_scalar(2)));
+    let blocks = host(per_image_mean(
+        (coarse(x.clone()) - coarse(xh.clone())).powi_scalar(2),
+    ));
+    (pixel, blocks)
+}
+
 /// f-AnoGAN's izi score, with the discriminator's judgement and the coarse residual as
 /// extra components.
 fn izi(g: &Generator, d: &Discriminator, e: &Encoder, kappa: f64, x: Tensor<4>) -> ScoredBatch {
     let b = x.dims()[0];
     let xh = g.forward(e.forward(x.clone()));
-    let residual = host(per_image_mean((x.clone() - xh.clone()).powi_scalar(2)));
-    let coarse_residual = host(per_image_mean(
-        (coarse(x.clone()) - coarse(xh.clone())).powi_scalar(2),
-    ));
+    let (residual, coarse_residual) = residuals(&x, &xh);
     let (logit, fx) = d.forward(x);
     let feature = host(per_image_mean((fx - d.features(xh.clone())).powi_scalar(2)));
     // An image the discriminator finds unreal has a low logit: negated, as alpha-GAN's `d`.
@@ -480,10 +486,7 @@ fn alpha(
 fn squid(model: &Squid, d: &Discriminator, x: Tensor<4>) -> ScoredBatch {
     let b = x.dims()[0];
     let xh = model.forward(x.clone());
-    let residual = host(per_image_mean((x.clone() - xh.clone()).powi_scalar(2)));
-    let coarse_residual = host(per_image_mean(
-        (coarse(x.clone()) - coarse(xh.clone())).powi_scalar(2),
-    ));
+    let (residual, coarse_residual) = residuals(&x, &xh);
     let (logit_rec, _) = d.forward(xh.clone());
     let (logit_x, _) = d.forward(x);
     let own = host(logit_rec.reshape([b]).neg());

@@ -14,6 +14,15 @@ pub fn murgan(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Asserts that a run succeeded, showing its stderr if not.
+pub fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Its stdout as JSON, after checking that it succeeded.
 pub fn stdout_json(out: &Output) -> serde_json::Value {
     assert!(
