@@ -399,6 +399,10 @@ fn train_writes_checkpoints_resumes_and_refuses_bad_choices() {
     let misplaced = run(&["--model", "anogan", "--adversarial-weight", "0.1"]);
     assert!(!misplaced.status.success());
     assert!(String::from_utf8_lossy(&misplaced.stderr).contains("SQUID setting"));
+    let shaky = run(&["--model", "anogan", "--iterations", "1", "--jitter", "0.7"]);
+    assert!(!shaky.status.success());
+    let err = String::from_utf8_lossy(&shaky.stderr);
+    assert!(err.contains("jitter") && err.contains("[0, 0.5]"), "{err}");
 }
 
 #[test]

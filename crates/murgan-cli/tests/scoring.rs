@@ -350,6 +350,8 @@ fn squid_trains_scores_evaluates_and_calibrates() {
             "8",
             "--width",
             "4",
+            "--jitter",
+            "0.05",
         ];
         if resume {
             args.push("--resume");
@@ -363,6 +365,12 @@ fn squid_trains_scores_evaluates_and_calibrates() {
     )
     .unwrap();
     assert_eq!(meta["kind"], "squid");
+    // The training images' shift and zoom is part of the recorded configuration.
+    let text = meta.to_string();
+    assert!(
+        text.contains(r#""jitter":{"max_scale":0.05,"max_shift":0.05}"#),
+        "{text}"
+    );
     assert!(
         run.join("checkpoints/iter-000003/autoencoder.bpk")
             .is_file()

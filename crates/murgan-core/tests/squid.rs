@@ -227,28 +227,50 @@ fn outputs(dir: &Path, x: Tensor<4>) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     )
 }
 
+/// `config(iterations)` with its training images shifted and zoomed (the `xray` preset's way).
+fn jittered(iterations: usize) -> SquidConfig {
+    let mut c = config(iterations);
+    c.train.jitter = Some(murgan_core::data::Jitter::affine(0.1));
+    c
+}
+
 #[test]
 fn squid_resumes_exactly_and_refuses_another_shape() {
     let data = training_set(16);
     let x = data.tensor(&[0, 5], &Device::flex());
     let whole = tempfile::tempdir().unwrap();
-    let mut t = SquidTrainer::new(config(6), &Device::flex()).unwrap();
+    let mut t = SquidTrainer::new(jittered(6), &Device::flex()).unwrap();
     run(&mut t, &data, whole.path(), 3, false, &mut no_progress).unwrap();
 
-    // Three iterations, then resumed with the length extended to six.
+    // Three iterations, then resumed with the length extended to six: the jitter draws of
+    // iterations 4–6 are those of the uninterrupted run.
     let parts = tempfile::tempdir().unwrap();
-    let mut t = SquidTrainer::new(config(3), &Device::flex()).unwrap();
+    let mut t = SquidTrainer::new(jittered(3), &Device::flex()).unwrap();
     run(&mut t, &data, parts.path(), 3, false, &mut no_progress).unwrap();
-    let mut t = SquidTrainer::new(config(6), &Device::flex()).unwrap();
+    let mut t = SquidTrainer::new(jittered(6), &Device::flex()).unwrap();
     run(&mut t, &data, parts.path(), 3, true, &mut no_progress).unwrap();
 
-    let (a, b) = (outputs(whole.path(), x.clone()), outputs(parts.path(), x));
+    let (a, b) = (
+        outputs(whole.path(), x.clone()),
+        outputs(parts.path(), x.clone()),
+    );
     assert_eq!(a.0, b.0, "reconstructions");
     assert_eq!(a.1, b.1, "discriminator logits");
     assert_eq!(a.2, b.2, "memory queues");
 
+    // The jitter changes what is learnt, and resuming without it is another configuration.
+    let plain = tempfile::tempdir().unwrap();
+    let mut t = SquidTrainer::new(config(6), &Device::flex()).unwrap();
+    run(&mut t, &data, plain.path(), 3, false, &mut no_progress).unwrap();
+    assert_ne!(outputs(plain.path(), x).0, a.0, "jitter made no difference");
+    let mut t = SquidTrainer::new(config(9), &Device::flex()).unwrap();
+    let err = run(&mut t, &data, parts.path(), 3, true, &mut no_progress)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("jitter"), "{err}");
+
     // Another memory size is another model: refused, naming what differs.
-    let other = config(9);
+    let other = jittered(9);
     let other = SquidConfig {
         net: other.net.clone().with_memory_slots(12),
         ..other

@@ -40,7 +40,7 @@ pub use loader::{LoadReport, Loader};
 pub use manifest::ManifestOptions;
 pub use summary::{Counts, Summary};
 #[cfg(feature = "burn")]
-pub use training::{DataSummary, TrainingSet};
+pub use training::{DataSummary, Jitter, TrainingSet};
 pub use types::{Category, Filter, ImageRecord, Label, Split};
 
 /// Opens a data set of any [`Format`]: a MURA root, a folder set (with its classes) or a CSV

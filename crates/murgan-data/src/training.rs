@@ -20,6 +20,63 @@ pub struct DataSummary {
     pub failed: usize,
 }
 
+/// Separates the jitter draws from the other draws of a run's seed.
+const JITTER_STREAM: u64 = 0x6a17_7e55;
+
+/// Random shift and zoom of training images, drawn afresh for every image of every batch as a
+/// function of `(seed, iteration, position in the batch)`, so a resumed run draws what an
+/// uninterrupted one would. Never applied when scoring. The SQUID authors train with
+/// `RandomAffine(0, translate=(0.05, 0.05), scale=(0.95, 1.05))`: [`Jitter::affine`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Jitter {
+    /// Largest shift, as a fraction of the side, in x and in y independently.
+    pub max_shift: f64,
+    /// Largest relative change of size: the scale is drawn from `1 ± max_scale`.
+    pub max_scale: f64,
+}
+
+impl Jitter {
+    /// Shifts up to `fraction` of the side and zooms by up to `1 ± fraction`.
+    pub fn affine(fraction: f64) -> Self {
+        Self {
+            max_shift: fraction,
+            max_scale: fraction,
+        }
+    }
+
+    /// Checks that both fractions lie in [0, 0.5].
+    pub fn validate(&self) -> Result<()> {
+        let ok = |v: f64| (0.0..=0.5).contains(&v);
+        if ok(self.max_shift) && ok(self.max_scale) {
+            Ok(())
+        } else {
+            Err(DataError::InvalidParameter(format!(
+                "jitter: shift {} and scale {} must lie in [0, 0.5]",
+                self.max_shift, self.max_scale
+            )))
+        }
+    }
+
+    /// Applies one draw, seeded by `seed`, to an N×N image in [-1, 1] (-1 fills the uncovered
+    /// border, as padding does).
+    pub fn apply(&self, image: &[f32], size: usize, seed: u64) -> Vec<f32> {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut draw = |max: f64| {
+            let max = max as f32;
+            if max > 0.0 {
+                rng.random_range(-max..=max)
+            } else {
+                0.0
+            }
+        };
+        let scale = 1.0 + draw(self.max_scale);
+        let dx = draw(self.max_shift) * size as f32;
+        let dy = draw(self.max_shift) * size as f32;
+        crate::image::zoom_shift(image, size, scale, dx, dy, -1.0)
+    }
+}
+
 /// Preprocessed normal training images held in memory, with batch and noise draws that depend
 /// only on `(seed, iteration)`.
 #[derive(Debug, Clone)]
@@ -118,6 +175,32 @@ impl TrainingSet {
         let (epoch, k) = (iteration / per_epoch, iteration % per_epoch);
         let order = crate::loader::batch_indices(self.count, b, true, seed, epoch as u64);
         order.get(k).cloned().unwrap_or_default()
+    }
+
+    /// The batch of `iteration` as a `[B, 1, N, N]` tensor ([`Self::batch_indices`]), each
+    /// image jittered when `jitter` is set ([`Jitter`]).
+    pub fn batch(
+        &self,
+        iteration: usize,
+        batch_size: usize,
+        seed: u64,
+        jitter: Option<Jitter>,
+        device: &Device,
+    ) -> Tensor<4> {
+        let idx = self.batch_indices(iteration, batch_size, seed);
+        let Some(jitter) = jitter else {
+            return self.tensor(&idx, device);
+        };
+        let base = crate::seed::item_seed(seed ^ JITTER_STREAM, iteration as u64);
+        let mut data = Vec::with_capacity(idx.len() * self.size * self.size);
+        for (k, &i) in idx.iter().enumerate() {
+            let seed = crate::seed::item_seed(base, k as u64);
+            data.extend(jitter.apply(self.image(i), self.size, seed));
+        }
+        Tensor::from_data(
+            TensorData::new(data, [idx.len(), 1, self.size, self.size]),
+            device,
+        )
     }
 
     /// The images of `indices` as a `[B, 1, N, N]` tensor.

@@ -7,7 +7,7 @@
 mod common;
 
 use burn::tensor::Device;
-use murgan_data::{DataError, Loader, PreprocessConfig, TrainingSet};
+use murgan_data::{DataError, Jitter, Loader, PreprocessConfig, TrainingSet};
 
 #[test]
 fn loads_normals_skipping_and_counting_bad_files() {
@@ -79,4 +79,48 @@ fn epochs_are_seeded_permutations_cut_into_full_batches() {
 fn in_memory_images_must_all_have_the_stated_size() {
     assert!(TrainingSet::from_images(vec![vec![0.0; 4], vec![0.0; 3]], 2).is_err());
     assert!(TrainingSet::from_images(Vec::new(), 2).is_err());
+}
+
+fn values(t: burn::tensor::Tensor<4>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap()
+}
+
+#[test]
+fn jittered_batches_are_seeded_shifted_and_zoomed_copies() {
+    // A bright square in the middle of each 16×16 image.
+    let n = 16;
+    let square: Vec<f32> = (0..n * n)
+        .map(|p| {
+            let (x, y) = (p % n, p / n);
+            if (5..11).contains(&x) && (5..11).contains(&y) {
+                1.0
+            } else {
+                -0.5
+            }
+        })
+        .collect();
+    let set = TrainingSet::from_images(vec![square.clone(); 6], n).unwrap();
+    let device = Device::flex();
+    let plain = values(set.batch(2, 4, 9, None, &device));
+    assert_eq!(plain, square.repeat(4), "no jitter: the stored pixels");
+
+    let jitter = Some(Jitter::affine(0.1));
+    let a = values(set.batch(2, 4, 9, jitter, &device));
+    // A function of (seed, iteration): the same draw again, another for another iteration.
+    assert_eq!(a, values(set.batch(2, 4, 9, jitter, &device)));
+    assert_ne!(a, values(set.batch(3, 4, 9, jitter, &device)));
+    // Each image of the batch gets its own draw, and every one moves the square.
+    let images: Vec<&[f32]> = a.chunks(n * n).collect();
+    assert!(images.windows(2).all(|w| w[0] != w[1]));
+    for img in &images {
+        assert_ne!(*img, &square[..]);
+        // Still one bright block of about the same area (zoom at most ±10 %).
+        let bright = img.iter().filter(|&&v| v > 0.5).count() as f32;
+        assert!((20.0..=52.0).contains(&bright), "{bright}");
+    }
+    assert!(Jitter::affine(0.6).validate().is_err());
+    assert!(Jitter::affine(0.05).validate().is_ok());
 }

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use png::{png_bytes, write_png};
 pub use preprocess::{
     Augment, Placement, PreprocessConfig, Preprocessed, augment, equalize, flip_horizontal, load,
-    preprocess, rotate,
+    preprocess, rotate, zoom_shift,
 };
 pub use raster::to_gray;
 

@@ -225,6 +225,20 @@ pub fn flip_horizontal(square: &mut [f32], n: usize) {
 /// Rotates an n×n image about its centre by `angle` radians (bilinear; `fill` outside).
 pub fn rotate(square: &[f32], n: usize, angle: f32, fill: f32) -> Vec<f32> {
     let (s, c) = angle.sin_cos();
+    warp(square, n, fill, |dx, dy| {
+        (c * dx + s * dy, -s * dx + c * dy)
+    })
+}
+
+/// Zooms an n×n image about its centre by `scale` (> 1 enlarges) and moves it by `(dx, dy)`
+/// pixels (bilinear; `fill` where the moved image leaves the square).
+pub fn zoom_shift(square: &[f32], n: usize, scale: f32, dx: f32, dy: f32, fill: f32) -> Vec<f32> {
+    warp(square, n, fill, |x, y| ((x - dx) / scale, (y - dy) / scale))
+}
+
+/// Resamples an n×n image bilinearly: output pixel `(x, y)`, as an offset from the centre, takes
+/// the value at offset `source(x, y)` of the input (`fill` outside it).
+fn warp(square: &[f32], n: usize, fill: f32, source: impl Fn(f32, f32) -> (f32, f32)) -> Vec<f32> {
     let centre = (n as f32 - 1.0) / 2.0;
     let at = |x: isize, y: isize| {
         if x < 0 || y < 0 || x >= n as isize || y >= n as isize {
@@ -236,9 +250,8 @@ pub fn rotate(square: &[f32], n: usize, angle: f32, fill: f32) -> Vec<f32> {
     let mut out = vec![0.0; n * n];
     for y in 0..n {
         for x in 0..n {
-            let (dx, dy) = (x as f32 - centre, y as f32 - centre);
-            let sx = c * dx + s * dy + centre;
-            let sy = -s * dx + c * dy + centre;
+            let (sx, sy) = source(x as f32 - centre, y as f32 - centre);
+            let (sx, sy) = (sx + centre, sy + centre);
             let (fx, fy) = (sx.floor(), sy.floor());
             let (ax, ay) = (sx - fx, sy - fy);
             let (ix, iy) = (fx as isize, fy as isize);
@@ -330,6 +343,30 @@ mod tests {
         corners.sort_by(f32::total_cmp);
         for (got, want) in corners.iter().zip([0.0, 2.0, 6.0, 8.0]) {
             assert!((got - want).abs() < 1e-4, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn zoom_and_shift() {
+        let img: Vec<f32> = (0..16).map(|i| i as f32).collect();
+        assert_eq!(zoom_shift(&img, 4, 1.0, 0.0, 0.0, -1.0), img);
+        // one pixel right: column 0 is fill, column k holds the old column k - 1
+        let right = zoom_shift(&img, 4, 1.0, 1.0, 0.0, -1.0);
+        for y in 0..4 {
+            assert_eq!(right[y * 4], -1.0);
+            for x in 1..4 {
+                assert!(
+                    (right[y * 4 + x] - img[y * 4 + x - 1]).abs() < 1e-5,
+                    "{right:?}"
+                );
+            }
+        }
+        // enlarged twofold about the centre: the corners now show the inner ring's values
+        let line: Vec<f32> = (0..5).flat_map(|_| (0..5).map(|x| x as f32)).collect();
+        let zoomed = zoom_shift(&line, 5, 2.0, 0.0, 0.0, -1.0);
+        let row: Vec<f32> = zoomed[..5].to_vec();
+        for (got, want) in row.iter().zip([1.0, 1.5, 2.0, 2.5, 3.0]) {
+            assert!((got - want).abs() < 1e-5, "{row:?}");
         }
     }
 }

@@ -40,6 +40,10 @@ pub struct TrainConfig {
     /// The score component declared the model's main anomaly score (written to `model.json`;
     /// `None`: the scoring method's own score). Fixed before training, never after evaluation.
     pub main_score: Option<String>,
+    /// Random shift and zoom of every training image (`None`: the stored pixels). Training
+    /// only; scoring never jitters.
+    #[config(default = "None")]
+    pub jitter: Option<murgan_data::Jitter>,
 }
 
 impl TrainConfig {
@@ -61,6 +65,10 @@ impl TrainConfig {
                 "Adam epsilon {}",
                 self.epsilon
             )));
+        }
+        if let Some(j) = self.jitter {
+            j.validate()
+                .map_err(|e| ModelError::InvalidConfig(e.to_string()))?;
         }
         Ok(())
     }

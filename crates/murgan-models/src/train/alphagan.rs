@@ -138,13 +138,12 @@ impl Trainer for AlphaGanTrainer {
 
     fn step(&mut self, it: usize, data: &TrainingSet) -> Result<Vec<(&'static str, f32)>> {
         let t = self.config.train.clone();
-        let idx = data.batch_indices(it, t.batch_size, t.seed);
-        let x = data.tensor(&idx, &self.device);
+        let x = data.batch(it, t.batch_size, t.seed, t.jitter, &self.device);
         let z = normal_noise(
             t.seed,
             it,
             0,
-            idx.len(),
+            x.dims()[0],
             self.config.model.latent_dim,
             &self.device,
         );

@@ -45,13 +45,12 @@ impl Dcgan {
         t: &TrainConfig,
         device: &Device,
     ) -> Result<Vec<(&'static str, f32)>> {
-        let idx = data.batch_indices(iteration, t.batch_size, t.seed);
-        let x = data.tensor(&idx, device);
+        let x = data.batch(iteration, t.batch_size, t.seed, t.jitter, device);
         let z = normal_noise(
             t.seed,
             iteration,
             0,
-            idx.len(),
+            x.dims()[0],
             self.generator.latent_dim(),
             device,
         );

@@ -70,8 +70,7 @@ impl FAnoGanTrainer {
                 frozen
             }
         };
-        let idx = data.batch_indices(it, t.batch_size, t.seed);
-        let x = data.tensor(&idx, &self.device);
+        let x = data.batch(it, t.batch_size, t.seed, t.jitter, &self.device);
         let x_hat = g.forward(self.encoder.forward(x.clone()));
         let residual = (x.clone() - x_hat.clone()).powi_scalar(2).mean();
         let feature = (d.features(x) - d.features(x_hat)).powi_scalar(2).mean();

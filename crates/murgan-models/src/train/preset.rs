@@ -49,6 +49,10 @@ pub struct Preset {
     /// SQUID's declared main score (`None`: its own, −D(x̂)).
     #[config(default = "None")]
     pub squid_main_score: Option<String>,
+    /// Random shift and zoom of SQUID's training images, up to this fraction of the side
+    /// (`None`: off; see [`murgan_data::Jitter::affine`]).
+    #[config(default = "None")]
+    pub squid_jitter: Option<f64>,
 }
 
 impl Preset {
@@ -71,6 +75,7 @@ impl Preset {
             fanogan_disc_batch_norm: true,
             fanogan_main_score: None,
             squid_main_score: None,
+            squid_jitter: None,
         }
     }
 
@@ -92,6 +97,7 @@ impl Preset {
             fanogan_disc_batch_norm: true,
             fanogan_main_score: None,
             squid_main_score: None,
+            squid_jitter: None,
         }
     }
 
@@ -118,6 +124,7 @@ impl Preset {
             fanogan_disc_batch_norm: false,
             fanogan_main_score: Some("residual_coarse".to_string()),
             squid_main_score: Some("residual_coarse".to_string()),
+            squid_jitter: None,
         }
     }
 
@@ -185,7 +192,8 @@ impl Preset {
         SquidConfig::new(
             net,
             self.train(seed)
-                .with_main_score(self.main_score(crate::ModelKind::Squid)),
+                .with_main_score(self.main_score(crate::ModelKind::Squid))
+                .with_jitter(self.squid_jitter.map(murgan_data::Jitter::affine)),
         )
         .with_disc_width(self.width)
     }

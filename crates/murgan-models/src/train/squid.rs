@@ -70,8 +70,7 @@ impl Trainer for SquidTrainer {
     fn step(&mut self, it: usize, data: &TrainingSet) -> Result<Vec<(&'static str, f32)>> {
         let t = self.config.train.clone();
         let c = &self.config;
-        let idx = data.batch_indices(it, t.batch_size, t.seed);
-        let x = data.tensor(&idx, &self.device);
+        let x = data.batch(it, t.batch_size, t.seed, t.jitter, &self.device);
         let out = self.autoencoder.forward_train(x.clone());
 
         // Discriminator: real images against the student's reconstructions.
