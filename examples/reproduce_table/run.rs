@@ -130,7 +130,7 @@ pub(crate) fn run_category(
     let with = |method| ScoringOptions {
         method: Some(method),
         search: settings.search.clone(),
-        main: None,
+        ..Default::default()
     };
     let detectors = [
         (

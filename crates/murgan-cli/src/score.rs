@@ -384,7 +384,7 @@ pub fn run_evaluate(a: EvaluateArgs) -> Result<()> {
     };
     let names = detector.component_names();
     if let Some(path) = &a.scores_out {
-        let bytes = scores_csv(&records, &scores, names)?;
+        let bytes = scores_csv(&records, &scores, &names)?;
         data::atomic::write_atomic(path, &bytes)?;
         eprintln!("wrote {}", path.display());
     }

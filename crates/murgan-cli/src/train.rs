@@ -136,6 +136,7 @@ fn drive<T: Trainer>(
     data: &TrainingSet,
     a: &TrainArgs,
     every: usize,
+    device: &murgan_core::Device,
 ) -> Result<()> {
     let bar = crate::output::progress_bar(trainer.total_iterations() as u64, "training");
     bar.set_style(
@@ -172,6 +173,22 @@ fn drive<T: Trainer>(
     )?;
     bar.finish_and_clear();
     println!("trained {}; final checkpoint {}", a.model, last.display());
+    // The normals' scores, for the `combined` score: part of every finished model.
+    // (Loaded without its main score: `combined` cannot be computed before this.)
+    let mut detector = murgan_core::Detector::load_adjusted(&last, device, |o| o.main = None)?;
+    let source = format!("{} (normal training images)", a.data.data.display());
+    if let Some(r) = detector.fit_reference(data, &source)? {
+        let parts: Vec<String> = r
+            .components
+            .iter()
+            .map(|c| format!("{} {:.3} ± {:.3}", c.name, c.mean, c.sd))
+            .collect();
+        println!(
+            "fitted the normal reference on {} images: {}",
+            r.images,
+            parts.join(", ")
+        );
+    }
     Ok(())
 }
 
@@ -222,6 +239,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
             &data,
             &a,
             every,
+            &device,
         ),
         ModelKind::AlphaGan => {
             let disc = match a.discriminator.to_ascii_lowercase().as_str() {
@@ -238,19 +256,31 @@ pub fn run(a: TrainArgs) -> Result<()> {
             let cfg = AlphaGanConfig::new(model, train, code)
                 .with_discriminator(disc)
                 .with_routing(routing);
-            drive(AlphaGanTrainer::new(cfg, &device)?, &data, &a, every)
+            drive(
+                AlphaGanTrainer::new(cfg, &device)?,
+                &data,
+                &a,
+                every,
+                &device,
+            )
         }
         ModelKind::FAnoGan => {
             let cfg =
                 FAnoGanConfig::new(model, train).with_encoder_iterations(p.encoder_iterations);
-            drive(FAnoGanTrainer::new(cfg, &device)?, &data, &a, every)
+            drive(
+                FAnoGanTrainer::new(cfg, &device)?,
+                &data,
+                &a,
+                every,
+                &device,
+            )
         }
         ModelKind::Squid => {
             let batch_norm = a.disc_norm.is_some() && model.disc_batch_norm;
             let mut cfg = p.squid(a.seed).with_disc_batch_norm(batch_norm);
             cfg.adversarial_weight = a.adversarial_weight.unwrap_or(cfg.adversarial_weight);
             cfg.train.jitter = jitter(p.squid_jitter);
-            drive(SquidTrainer::new(cfg, &device)?, &data, &a, every)
+            drive(SquidTrainer::new(cfg, &device)?, &data, &a, every, &device)
         }
     }
 }

@@ -371,6 +371,14 @@ fn squid_trains_scores_evaluates_and_calibrates() {
         text.contains(r#""jitter":{"max_scale":0.05,"max_shift":0.05}"#),
         "{text}"
     );
+    // Training ends by fitting the normal reference of the `combined` score.
+    let parts: Vec<&str> = meta["reference"]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(parts, ["residual_coarse", "d"]);
     assert!(
         run.join("checkpoints/iter-000003/autoencoder.bpk")
             .is_file()

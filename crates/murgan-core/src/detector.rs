@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
+use murgan_data::TrainingSet;
 use murgan_data::image::{self, GrayImage, PreprocessConfig, Preprocessed};
 use murgan_models::checkpoint::{self, Calibration};
-use murgan_models::{ModelKind, ModelMeta};
+use murgan_models::{ModelKind, ModelMeta, NormalReference};
 use murgan_score::{Heatmap, Method, Scorer, Scores, ScoringOptions};
 use serde::Serialize;
 
@@ -138,7 +139,7 @@ impl Detector {
     }
 
     /// The names of the score components, in order.
-    pub fn component_names(&self) -> &'static [&'static str] {
+    pub fn component_names(&self) -> Vec<&'static str> {
         self.scorer.component_names()
     }
 
@@ -289,6 +290,46 @@ impl Detector {
         checkpoint::write_meta(&self.dir, &meta)?;
         self.meta = meta;
         Ok(calibration)
+    }
+
+    /// Scores `normals` (typically the images the model was trained on) and fits the
+    /// reference its `combined` score is standardised with, saving it in `model.json` and
+    /// scoring with it from then on. `None` (and nothing saved) when the scoring method has no
+    /// `combined` score. `source` says where the images came from.
+    pub fn fit_reference(
+        &mut self,
+        normals: &TrainingSet,
+        source: &str,
+    ) -> Result<Option<NormalReference>> {
+        if normals.image_size() != self.scorer.image_size() {
+            return Err(Error::Score(murgan_score::ScoreError::Shape(format!(
+                "reference images of {0}×{0}, the model takes {1}×{1}",
+                normals.image_size(),
+                self.scorer.image_size()
+            ))));
+        }
+        if self.method().combined_parts().is_empty() {
+            return Ok(None);
+        }
+        let mut scores = Vec::with_capacity(normals.len());
+        let all: Vec<usize> = (0..normals.len()).collect();
+        for chunk in all.chunks(self.batch_size) {
+            let batch = self.scorer.score(normals.tensor(chunk, &self.device))?;
+            scores.extend(batch.scores);
+        }
+        let Some(reference) = self.scorer.fit_reference(&scores, source) else {
+            return Ok(None);
+        };
+        let mut meta = self.meta.clone();
+        meta.reference = Some(reference.clone());
+        checkpoint::write_meta(&self.dir, &meta)?;
+        self.meta = meta;
+        let options = ScoringOptions {
+            reference: Some(reference.clone()),
+            ..self.scorer.options()
+        };
+        self.scorer = Scorer::new(self.scorer.networks().clone(), options)?;
+        Ok(Some(reference))
     }
 
     fn tensor(&self, images: &[Preprocessed]) -> Tensor<4> {

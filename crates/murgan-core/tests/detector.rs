@@ -213,7 +213,7 @@ fn calibration_gives_the_requested_specificity_and_is_stored() {
     let options = ScoringOptions {
         method: None,
         search: SearchConfig::default().with_iterations(10),
-        main: None,
+        ..Default::default()
     };
     let mut detector = Detector::load_with(dir.path(), &Device::flex(), Some(options.clone()))
         .unwrap()

@@ -207,6 +207,61 @@ fn squid_learns_normals_and_finds_a_planted_lesion() {
             "image {k}: heat in the lesion's square {h_with}, without the lesion {h_without}"
         );
     }
+
+    // The normal reference: fitted on the training images, saved in model.json, and the
+    // `combined` score it enables is z(log residual_coarse) + z(d) on those images' scale.
+    let mut detector = detector;
+    let reference = detector.fit_reference(&data, "memory").unwrap().unwrap();
+    assert_eq!(
+        (reference.method.as_str(), reference.images),
+        ("inpainting", 30)
+    );
+    let parts: Vec<(&str, bool)> = reference
+        .components
+        .iter()
+        .map(|c| (c.name.as_str(), c.log))
+        .collect();
+    assert_eq!(parts, [("residual_coarse", true), ("d", false)]);
+    assert!(reference.components.iter().all(|c| c.sd > 0.0));
+    let declared = Detector::load_adjusted(dir.path(), &Device::flex(), |o| {
+        o.main = Some("combined".into())
+    })
+    .unwrap();
+    assert_eq!(declared.meta().reference.as_ref(), Some(&reference));
+    assert_eq!(declared.component_names().last(), Some(&"combined"));
+    let rescored = declared.score_batch(&images).unwrap();
+    for r in &rescored {
+        let get = |n: &str| r.components.iter().find(|c| c.0 == n).unwrap().1;
+        let (rc, d) = (&reference.components[0], &reference.components[1]);
+        let by_hand = (get("residual_coarse").ln() - rc.mean) / rc.sd + (get("d") - d.mean) / d.sd;
+        assert!((r.score - by_hand).abs() < 1e-6, "{} vs {by_hand}", r.score);
+        assert_eq!(r.score, get("combined"));
+    }
+    // On the training images themselves both parts average zero, and so does their sum.
+    let train_scores = declared
+        .score_preprocessed(
+            &(0..30)
+                .map(|i| murgan_core::data::Preprocessed {
+                    size: N as u32,
+                    pixels: data.image(i).to_vec(),
+                    placement: detector.preprocess(&radiograph(i)).unwrap().placement,
+                })
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+    let mean = train_scores.iter().map(|s| s.score).sum::<f64>() / 30.0;
+    assert!(
+        mean.abs() < 1e-6,
+        "mean combined score on the reference images {mean}"
+    );
+    // Without a reference, `combined` is refused with the reason.
+    let err = Detector::load_adjusted(&checkpoint, &Device::flex(), |o| {
+        o.main = Some("combined".into());
+        o.reference = None;
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("reference"), "{err}");
 }
 
 /// The newest checkpoint's networks, loaded, as host values of their outputs on `x`.

@@ -62,6 +62,64 @@ pub struct ModelMeta {
     /// (e.g. `d` for the discriminator's judgement); `None`: its scoring method's own score.
     #[serde(default)]
     pub main_score: Option<String>,
+    /// How the training normals scored, fitted after the last iteration: what the `combined`
+    /// score standardises its parts with.
+    #[serde(default)]
+    pub reference: Option<NormalReference>,
+}
+
+/// How normal images scored under one scoring method: per component, the mean and standard
+/// deviation of its value (or of its logarithm), so that components on different scales can be
+/// put on one (a z-score each) and added.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NormalReference {
+    /// The scoring method the components come from.
+    pub method: String,
+    /// Normal images it was fitted on.
+    pub images: usize,
+    /// Where those images came from (a data set root and split, or `memory`).
+    pub source: String,
+    /// The standardised components.
+    pub components: Vec<ComponentReference>,
+}
+
+/// One component's place and spread among normal images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentReference {
+    /// The component's name.
+    pub name: String,
+    /// Whether its logarithm is standardised (for squared errors, whose spread grows with
+    /// their size) rather than the value itself.
+    pub log: bool,
+    /// Mean of the (log-)values.
+    pub mean: f64,
+    /// Their standard deviation.
+    pub sd: f64,
+}
+
+impl ComponentReference {
+    /// Fits the mean and standard deviation of `values` (their logarithm when `log`).
+    pub fn fit(name: &str, log: bool, values: &[f64]) -> Self {
+        let t: Vec<f64> = values.iter().map(|&v| transform(log, v)).collect();
+        let n = t.len().max(1) as f64;
+        let mean = t.iter().sum::<f64>() / n;
+        let sd = (t.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        Self {
+            name: name.to_string(),
+            log,
+            mean,
+            sd,
+        }
+    }
+
+    /// How many standard deviations above the normals' mean `value` lies.
+    pub fn z(&self, value: f64) -> f64 {
+        (transform(self.log, value) - self.mean) / self.sd.max(1e-12)
+    }
+}
+
+fn transform(log: bool, v: f64) -> f64 {
+    if log { v.max(1e-12).ln() } else { v }
 }
 
 /// An anomaly threshold fitted on normal images, and how the scores behind it were computed
@@ -247,4 +305,24 @@ pub fn latest(root: &Path) -> Option<PathBuf> {
         })
         .max_by_key(|(n, _)| *n)
         .map(|(_, p)| p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ComponentReference;
+
+    #[test]
+    fn a_component_reference_standardises_values_or_their_logarithm() {
+        let plain = ComponentReference::fit("d", false, &[1.0, 3.0]);
+        assert_eq!((plain.mean, plain.sd), (2.0, 1.0));
+        assert_eq!(plain.z(4.0), 2.0);
+        // Errors e, e³, e⁵: logarithms 1, 3, 5, so mean 3 and sd √(8/3); e³ sits at the mean.
+        let e = std::f64::consts::E;
+        let log = ComponentReference::fit("residual_coarse", true, &[e, e.powi(3), e.powi(5)]);
+        assert!((log.mean - 3.0).abs() < 1e-12);
+        assert!((log.sd - (8.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!(log.z(e.powi(3)).abs() < 1e-12);
+        // A zero error (a perfect reconstruction) stays finite.
+        assert!(log.z(0.0).is_finite() && log.z(0.0) < -5.0);
+    }
 }

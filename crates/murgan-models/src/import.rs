@@ -442,6 +442,7 @@ impl Imported {
             },
             networks: Default::default(),
             calibration: None,
+            reference: None,
             main_score: None,
         })
     }

@@ -34,7 +34,7 @@ pub mod nets;
 pub mod noise;
 pub mod train;
 
-pub use checkpoint::{Calibration, ModelMeta};
+pub use checkpoint::{Calibration, ComponentReference, ModelMeta, NormalReference};
 pub use error::{ModelError, Result};
 pub use kind::{ModelKind, Role};
 pub use load::{LoadedModel, Networks, load};

@@ -34,5 +34,5 @@ pub mod search;
 
 pub use error::{Result, ScoreError};
 pub use heatmap::Heatmap;
-pub use scorer::{Method, ScoredBatch, Scorer, Scores, ScoringOptions};
+pub use scorer::{COMBINED, Method, ScoredBatch, Scorer, Scores, ScoringOptions};
 pub use search::{SearchConfig, SearchOutput, SearchResult, latent_search};

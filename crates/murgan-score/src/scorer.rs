@@ -6,10 +6,10 @@
 //! unreal scores high).
 
 use burn::prelude::*;
-use murgan_models::Networks;
 use murgan_models::nets::{
     CodeDiscriminator, Discriminator, Encoder, Generator, ImageDiscriminator, Squid,
 };
+use murgan_models::{ComponentReference, Networks, NormalReference};
 use serde::{Deserialize, Serialize};
 
 use crate::search::{SearchConfig, latent_search};
@@ -56,7 +56,21 @@ impl Method {
             Method::Inpainting => &["residual", "residual_coarse", "d"],
         }
     }
+
+    /// The components the `combined` score adds up once standardised on normal images, each
+    /// with whether its logarithm is standardised: the coarse residual (what the model could
+    /// not rebuild) and the discriminator's judgement of the image (what it finds unreal), two
+    /// views of an image that fail on different images. Empty: the method has no `combined`.
+    pub fn combined_parts(self) -> &'static [(&'static str, bool)] {
+        match self {
+            Method::Izi | Method::Inpainting => &[("residual_coarse", true), ("d", false)],
+            Method::Search | Method::IziSearch | Method::Reconstruction => &[],
+        }
+    }
 }
+
+/// The name of the component that adds up the standardised [`Method::combined_parts`].
+pub const COMBINED: &str = "combined";
 
 impl std::str::FromStr for Method {
     type Err = ScoreError;
@@ -88,6 +102,9 @@ pub struct ScoringOptions {
     /// score then becomes a component named after the method (e.g. `izi`). A model declares its
     /// main score when it is trained (`model.json`'s `main_score`), before any evaluation.
     pub main: Option<String>,
+    /// How normal images scored (a model's `model.json` `reference`, fitted after training):
+    /// with it, methods that have [`Method::combined_parts`] add the component `combined`.
+    pub reference: Option<NormalReference>,
 }
 
 impl ScoringOptions {
@@ -96,6 +113,7 @@ impl ScoringOptions {
     pub fn scores_like(&self, other: &ScoringOptions) -> bool {
         self.method == other.method
             && self.main == other.main
+            && (self.main.as_deref() != Some(COMBINED) || self.reference == other.reference)
             && match self.method {
                 Some(Method::Izi | Method::Reconstruction | Method::Inpainting) => true,
                 Some(Method::Search | Method::IziSearch) | None => self.search == other.search,
@@ -105,13 +123,20 @@ impl ScoringOptions {
     /// The settings a model was calibrated with (its threshold holds only for them), or the
     /// defaults when it has no calibration.
     pub fn for_model(meta: &murgan_models::ModelMeta) -> Self {
-        meta.calibration
-            .as_ref()
-            .and_then(|c| serde_json::from_value(c.scoring.clone()).ok())
-            .unwrap_or_else(|| ScoringOptions {
-                main: meta.main_score.clone(),
-                ..Default::default()
-            })
+        let calibrated = meta.calibration.as_ref().and_then(|c| {
+            serde_json::from_value::<ScoringOptions>(c.scoring.clone())
+                .ok()
+                .map(|mut o| {
+                    // A calibration from before the reference was fitted still gets it.
+                    o.reference = o.reference.or_else(|| meta.reference.clone());
+                    o
+                })
+        });
+        calibrated.unwrap_or_else(|| ScoringOptions {
+            main: meta.main_score.clone(),
+            reference: meta.reference.clone(),
+            ..Default::default()
+        })
     }
 }
 
@@ -206,11 +231,19 @@ impl Scorer {
                 method.name()
             )));
         }
+        let combined = combined_reference(method, options.reference.as_ref()).is_some();
         if let Some(main) = &options.main
             && !method.components().contains(&main.as_str())
+            && !(combined && main == COMBINED)
         {
+            let why = if main == COMBINED && !method.combined_parts().is_empty() {
+                " (and no reference of normal scores for `combined`: `murgan train` fits one \
+                 after the last iteration)"
+            } else {
+                ""
+            };
             return Err(ScoreError::InvalidConfig(format!(
-                "main score {main:?}: method {} has the components {}",
+                "main score {main:?}: method {} has the components {}{why}",
                 method.name(),
                 method.components().join(", ")
             )));
@@ -241,8 +274,44 @@ impl Scorer {
     }
 
     /// The names of the components this scorer reports, in order: with a declared main
-    /// component, the method's own score comes first, under the method's name.
-    pub fn component_names(&self) -> &'static [&'static str] {
+    /// component, the method's own score comes first, under the method's name; `combined`
+    /// comes last when the scorer has a reference for it.
+    pub fn component_names(&self) -> Vec<&'static str> {
+        let mut names = self.base_component_names().to_vec();
+        if self.reference().is_some() {
+            names.push(COMBINED);
+        }
+        names
+    }
+
+    /// The reference `combined` is computed with, when it applies to this scorer's method.
+    fn reference(&self) -> Option<&NormalReference> {
+        combined_reference(self.method, self.options.reference.as_ref())
+    }
+
+    /// Fits a reference for the `combined` score from the scores this scorer gave normal
+    /// images (`None` when the method has no [`Method::combined_parts`] or `scores` is empty).
+    pub fn fit_reference(&self, scores: &[Scores], source: &str) -> Option<NormalReference> {
+        let parts = self.method.combined_parts();
+        if parts.is_empty() || scores.is_empty() {
+            return None;
+        }
+        let components = parts
+            .iter()
+            .map(|&(name, log)| {
+                let values: Option<Vec<f64>> = scores.iter().map(|s| s.get(name)).collect();
+                values.map(|v| ComponentReference::fit(name, log, &v))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(NormalReference {
+            method: self.method.name().to_string(),
+            images: scores.len(),
+            source: source.to_string(),
+            components,
+        })
+    }
+
+    fn base_component_names(&self) -> &'static [&'static str] {
         match (self.method, self.options.main.is_some()) {
             (m, false) => m.components(),
             (Method::Search, true) => &["search", "residual", "discrimination"],
@@ -332,6 +401,16 @@ impl Scorer {
                 )));
             }
         };
+        if let Some(reference) = self.reference() {
+            for s in &mut batch.scores {
+                let sum = reference
+                    .components
+                    .iter()
+                    .map(|c| s.get(&c.name).map_or(f64::NAN, |v| c.z(v)))
+                    .sum();
+                s.components.push((COMBINED.to_string(), sum));
+            }
+        }
         if let Some(main) = &self.options.main {
             for s in &mut batch.scores {
                 let value = s.get(main).unwrap_or(f64::NAN);
@@ -391,6 +470,21 @@ impl Scorer {
             reconstructions: out.reconstructions,
         })
     }
+}
+
+/// `reference` when it was fitted with `method` on components `method` computes.
+fn combined_reference(
+    method: Method,
+    reference: Option<&NormalReference>,
+) -> Option<&NormalReference> {
+    reference.filter(|r| {
+        !method.combined_parts().is_empty()
+            && r.method == method.name()
+            && !r.components.is_empty()
+            && r.components
+                .iter()
+                .all(|c| method.components().contains(&c.name.as_str()))
+    })
 }
 
 /// Block means of `t` (`[B, C, N, N]`) over an 8 × 8 grid of `N/8`-pixel blocks: what is left of

@@ -174,7 +174,7 @@ fn training_mode_networks_are_searched_and_scored_in_eval_mode() {
         ScoringOptions {
             method: None,
             search: config.clone(),
-            main: None,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -373,7 +373,7 @@ fn scorers_report_their_components_with_fixed_directions() {
     let options = ScoringOptions {
         method: Some(Method::IziSearch),
         search: SearchConfig::default().with_iterations(10),
-        main: None,
+        ..Default::default()
     };
     let refined = Scorer::new(fano, options)
         .unwrap()

@@ -230,6 +230,7 @@ fn meta_for<T: Trainer>(trainer: &T, data: &TrainingSet, iteration: usize) -> Mo
         data: data.summary.clone(),
         networks: Default::default(),
         calibration: None,
+        reference: None,
         main_score: trainer.main_score(),
     }
 }
