@@ -87,6 +87,11 @@ fn writes_the_table_resumes_and_refuses_other_settings() {
             "feature",
             "D",
             "C",
+            "SQUID",
+            "SQUID coarse",
+            // The normal references were fitted: the combined scores are columns.
+            "SQUID combined",
+            "f-AnoGAN combined",
         ] {
             assert!(image.contains_key(column), "{column} missing in {c}");
         }

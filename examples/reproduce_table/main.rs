@@ -32,7 +32,7 @@ use murgan_core::models::train::{
     AlphaGanConfig, AlphaGanTrainer, FAnoGanConfig, FAnoGanTrainer, ModelConfig, Preset,
     SquidConfig, SquidTrainer, TrainConfig, Trainer, TrainingSet, run,
 };
-use murgan_core::score::{Method, ScoringOptions, SearchConfig};
+use murgan_core::score::{Method, SearchConfig};
 use murgan_core::{Detector, Device};
 use serde::{Deserialize, Serialize};
 
@@ -260,6 +260,7 @@ impl Settings {
             ("alphagan", alpha, alpha_column),
             match self.squid_main.as_deref() {
                 Some("residual_coarse") => ("squid", "residual_coarse".into(), "SQUID coarse"),
+                Some("combined") => ("squid", "combined".into(), "SQUID combined"),
                 _ => ("squid", "inpainting".into(), "SQUID"),
             },
         ]

@@ -126,36 +126,29 @@ pub(crate) fn run_category(
 
     let scfg = settings.squid();
     let squid = train(SquidTrainer::new(scfg, device)?, &data, &dir.join("squid"))?;
+    // The normal references of the `combined` scores (f-AnoGAN's izi, SQUID's in-painting),
+    // fitted on the training normals as `murgan train` does.
+    for model in [&fano, &squid] {
+        Detector::load_adjusted(model, device, |o| o.main = None)?
+            .fit_reference(&data, "normal training images")?;
+    }
 
-    let with = |method| ScoringOptions {
-        method: Some(method),
-        search: settings.search.clone(),
-        ..Default::default()
+    // Each detector keeps its model's reference (from model.json), so `combined` is a column.
+    let load = |model: &Path, method, main: Option<String>| {
+        Detector::load_adjusted(model, device, |o| {
+            o.method = Some(method);
+            o.search = settings.search.clone();
+            o.main = main;
+        })
     };
     let detectors = [
-        (
-            "anogan",
-            Detector::load_with(&fano, device, Some(with(Method::Search)))?,
-        ),
+        ("anogan", load(&fano, Method::Search, None)?),
         (
             "fanogan",
-            Detector::load_with(
-                &fano,
-                device,
-                Some(ScoringOptions {
-                    main: settings.fanogan_main.clone(),
-                    ..with(Method::Izi)
-                }),
-            )?,
+            load(&fano, Method::Izi, settings.fanogan_main.clone())?,
         ),
-        (
-            "alphagan",
-            Detector::load_with(&alpha, device, Some(with(Method::Reconstruction)))?,
-        ),
-        (
-            "squid",
-            Detector::load_with(&squid, device, Some(with(Method::Inpainting)))?,
-        ),
+        ("alphagan", load(&alpha, Method::Reconstruction, None)?),
+        ("squid", load(&squid, Method::Inpainting, None)?),
     ];
     let opts = ReportOptions {
         bootstrap: settings.bootstrap,

@@ -15,7 +15,7 @@ pub(crate) const REPORTED: [(&str, f64); 7] = [
 ];
 
 /// The scores of the table, in column order: (column name, detector, component or main score).
-pub(crate) const COLUMNS: [(&str, &str, Option<&str>); 10] = [
+pub(crate) const COLUMNS: [(&str, &str, Option<&str>); 12] = [
     ("AnoGAN", "anogan", None),
     ("f-AnoGAN", "fanogan", None),
     ("alpha-GAN L1", "alphagan", Some("l1")),
@@ -26,6 +26,8 @@ pub(crate) const COLUMNS: [(&str, &str, Option<&str>); 10] = [
     ("SQUID", "squid", None),
     ("AnoGAN residual", "anogan", Some("residual")),
     ("SQUID coarse", "squid", Some("residual_coarse")),
+    ("SQUID combined", "squid", Some("combined")),
+    ("f-AnoGAN combined", "fanogan", Some("combined")),
 ];
 
 /// The columns shown in table.md (every column is in table.json).
