@@ -104,8 +104,9 @@ impl Preset {
     /// Recommended for real radiographs (2-core CPU): histogram equalisation; for alpha-GAN the
     /// discriminator's BatchNorm statistics refreshed on real images and its judgement as the
     /// main score; for f-AnoGAN a critic without BatchNorm and the coarse residual
-    /// `residual_coarse` as the main score; for SQUID the coarse residual of its in-painted
-    /// reconstruction as the main score — the choices that separated normal from abnormal
+    /// `residual_coarse` as the main score; for SQUID the `combined` score (the coarse residual
+    /// of its in-painted reconstruction and its discriminator's judgement, each standardised
+    /// on the training normals) as the main score — the choices that separated normal from abnormal
     /// chest X-rays best on a validation split carved from the training data
     /// (docs/results.md). Fixed length: the same iterations whatever the data set's size.
     pub fn xray() -> Self {
@@ -123,7 +124,7 @@ impl Preset {
             discriminator_score: true,
             fanogan_disc_batch_norm: false,
             fanogan_main_score: Some("residual_coarse".to_string()),
-            squid_main_score: Some("residual_coarse".to_string()),
+            squid_main_score: Some("combined".to_string()),
             squid_jitter: None,
         }
     }
@@ -229,10 +230,7 @@ mod tests {
         );
         assert!(!x.model_for(ModelKind::FAnoGan).disc_batch_norm);
         assert!(x.model_for(ModelKind::AlphaGan).disc_batch_norm);
-        assert_eq!(
-            x.squid(0).train.main_score.as_deref(),
-            Some("residual_coarse")
-        );
+        assert_eq!(x.squid(0).train.main_score.as_deref(), Some("combined"));
         assert_eq!(Preset::quick().squid(0).train.main_score, None);
         assert!(
             Preset::quick()
