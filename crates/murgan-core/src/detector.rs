@@ -83,7 +83,7 @@ impl Detector {
         // method that does not compute it, score with that method's own score.
         if let (Some(main), Some(method)) = (&options.main, options.method)
             && options.main == model.meta.main_score
-            && !method.components().contains(&main.as_str())
+            && !options.has_component(method, main)
         {
             options.main = None;
         }

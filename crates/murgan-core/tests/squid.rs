@@ -254,6 +254,15 @@ fn squid_learns_normals_and_finds_a_planted_lesion() {
         mean.abs() < 1e-6,
         "mean combined score on the reference images {mean}"
     );
+    // A model that declares `combined` keeps it when its method is named explicitly.
+    let mut meta = declared.meta().clone();
+    meta.main_score = Some("combined".into());
+    murgan_core::models::checkpoint::write_meta(&checkpoint, &meta).unwrap();
+    let explicit = Detector::load_adjusted(dir.path(), &Device::flex(), |o| {
+        o.method = Some(Method::Inpainting)
+    })
+    .unwrap();
+    assert_eq!(explicit.options().main.as_deref(), Some("combined"));
     // Without a reference, `combined` is refused with the reason.
     let err = Detector::load_adjusted(&checkpoint, &Device::flex(), |o| {
         o.main = Some("combined".into());

@@ -120,6 +120,13 @@ impl ScoringOptions {
             }
     }
 
+    /// Whether scoring with `method` and these settings yields the component `name`
+    /// (`combined` only with a reference fitted for `method`).
+    pub fn has_component(&self, method: Method, name: &str) -> bool {
+        method.components().contains(&name)
+            || (name == COMBINED && combined_reference(method, self.reference.as_ref()).is_some())
+    }
+
     /// The settings a model was calibrated with (its threshold holds only for them), or the
     /// defaults when it has no calibration.
     pub fn for_model(meta: &murgan_models::ModelMeta) -> Self {
@@ -231,10 +238,8 @@ impl Scorer {
                 method.name()
             )));
         }
-        let combined = combined_reference(method, options.reference.as_ref()).is_some();
         if let Some(main) = &options.main
-            && !method.components().contains(&main.as_str())
-            && !(combined && main == COMBINED)
+            && !options.has_component(method, main)
         {
             let why = if main == COMBINED && !method.combined_parts().is_empty() {
                 " (and no reference of normal scores for `combined`: `murgan train` fits one \
