@@ -315,10 +315,40 @@ fn comparable(config: &serde_json::Value) -> serde_json::Value {
     if let Some(top) = c.as_object_mut() {
         top.remove("encoder_iterations");
     }
+    strip_nulls(&mut c);
     c
+}
+
+/// Removes `null` members: an optional setting added in a later version (absent from an older
+/// `model.json`) and one left unset are the same setting.
+fn strip_nulls(value: &mut serde_json::Value) {
+    if let Some(map) = value.as_object_mut() {
+        map.retain(|_, v| !v.is_null());
+        map.values_mut().for_each(strip_nulls);
+    }
 }
 
 /// Serialises a config for `model.json`.
 pub(crate) fn to_json<C: Serialize>(c: &C) -> serde_json::Value {
     serde_json::to_value(c).unwrap_or(serde_json::Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::comparable;
+    use serde_json::json;
+
+    #[test]
+    fn configs_compare_without_lengths_and_unset_settings() {
+        // Written before `jitter` existed, and by this version with it unset: the same run.
+        let old = json!({"train": {"iterations": 3000, "seed": 0, "checkpoint_every": 500}});
+        let new = json!({"train": {"iterations": 6000, "seed": 0, "checkpoint_every": 100,
+                                   "jitter": null}});
+        assert_eq!(comparable(&old), comparable(&new));
+        // A setting that is set still counts.
+        let jittered = json!({"train": {"iterations": 3000, "seed": 0,
+                                        "jitter": {"max_shift": 0.05, "max_scale": 0.05}}});
+        assert_ne!(comparable(&old), comparable(&jittered));
+        assert_ne!(comparable(&old), comparable(&json!({"train": {"seed": 1}})));
+    }
 }
