@@ -103,11 +103,10 @@ impl Preset {
 
     /// Recommended for real radiographs (2-core CPU): histogram equalisation; for alpha-GAN the
     /// discriminator's BatchNorm statistics refreshed on real images and its judgement as the
-    /// main score; for f-AnoGAN a critic without BatchNorm and the coarse residual
-    /// `residual_coarse` as the main score; for SQUID the `combined` score (the coarse residual
-    /// of its in-painted reconstruction and its discriminator's judgement, each standardised
-    /// on the training normals) as the main score — the choices that separated normal from abnormal
-    /// chest X-rays best on a validation split carved from the training data
+    /// main score; for f-AnoGAN a critic without BatchNorm; for f-AnoGAN and SQUID the
+    /// `combined` score (the coarse residual of the reconstruction and the discriminator's
+    /// judgement of the image, each standardised on the training normals) as the main score —
+    /// the choices that separated normal from abnormal chest X-rays best on a validation split carved from the training data
     /// (docs/results.md). Fixed length: the same iterations whatever the data set's size.
     pub fn xray() -> Self {
         Self {
@@ -123,7 +122,7 @@ impl Preset {
             equalize: true,
             discriminator_score: true,
             fanogan_disc_batch_norm: false,
-            fanogan_main_score: Some("residual_coarse".to_string()),
+            fanogan_main_score: Some("combined".to_string()),
             squid_main_score: Some("combined".to_string()),
             squid_jitter: None,
         }
@@ -226,7 +225,7 @@ mod tests {
         assert_eq!(x.train(3).bn_refresh_batches, x.bn_refresh_batches);
         assert_eq!(
             x.main_score(ModelKind::FAnoGan).as_deref(),
-            Some("residual_coarse")
+            Some("combined")
         );
         assert!(!x.model_for(ModelKind::FAnoGan).disc_batch_norm);
         assert!(x.model_for(ModelKind::AlphaGan).disc_batch_norm);
