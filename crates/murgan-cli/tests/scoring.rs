@@ -245,7 +245,7 @@ fn score_evaluate_and_calibrate_a_trained_model() {
 }
 
 #[test]
-fn the_xray_preset_equalises_and_declares_the_coarse_residual_main() {
+fn the_xray_preset_equalises_and_declares_the_combined_main_score() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, run) = (tmp.path().join("MURA-v1.1"), tmp.path().join("run"));
     synth(tmp.path(), "HAND");
@@ -278,7 +278,8 @@ fn the_xray_preset_equalises_and_declares_the_coarse_residual_main() {
         &std::fs::read(run.join("checkpoints/iter-000006/model.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(meta["main_score"], "residual_coarse");
+    assert_eq!(meta["main_score"], "combined");
+    assert_eq!(meta["reference"]["method"], "izi");
     assert_eq!(meta["config"]["model"]["disc_batch_norm"], false);
     assert_eq!(meta["preprocess"]["equalize"], true);
     assert_eq!(meta["config"]["train"]["bn_refresh_batches"], 2);
@@ -292,16 +293,16 @@ fn the_xray_preset_equalises_and_declares_the_coarse_residual_main() {
         "--bootstrap",
         "0",
     ]));
-    // The main score is the coarse residual; f-AnoGAN's izi score is reported beside it.
+    // The main score is `combined`; f-AnoGAN's izi score is reported beside it.
     assert_eq!(
         eval["score"]["image"]["ALL"]["auc"],
-        eval["components"]["residual_coarse"]["image"]["ALL"]["auc"]
+        eval["components"]["combined"]["image"]["ALL"]["auc"]
     );
     assert!(
         eval["components"]["izi"]["image"]["ALL"]["auc"].is_number(),
         "{eval}"
     );
-    // Another method, which has no `d`, scores with its own score.
+    // Another method, which has no `combined`, scores with its own score.
     let hand = data.join("valid/XR_HAND");
     let out = murgan(&[
         "score",
