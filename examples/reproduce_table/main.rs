@@ -206,6 +206,7 @@ impl Settings {
                     bail!("--preset {other}: expected quick, xray, xray-gpu or paper")
                 }
             };
+        let quick = a.preset == "quick";
         let iterations = a.iterations.unwrap_or(iterations);
         let encoder_iterations = xray.as_ref().map_or(iterations, |p| p.encoder_iterations);
         Ok(Self {
@@ -237,11 +238,19 @@ impl Settings {
             equalize: xray.as_ref().is_some_and(|p| p.equalize),
             bn_refresh_batches: xray.as_ref().map_or(0, |p| p.bn_refresh_batches),
             fanogan_disc_batch_norm: xray.as_ref().is_none_or(|p| p.fanogan_disc_batch_norm),
-            fanogan_main: xray.as_ref().and_then(|p| p.main_score(ModelKind::FAnoGan)),
+            // `combined` (chosen on real chest X-rays, docs/results.md) for the quick main job
+            // too; `paper` keeps the study's izi.
+            fanogan_main: match &xray {
+                Some(p) => p.main_score(ModelKind::FAnoGan),
+                None => quick.then(|| "combined".to_string()),
+            },
             alphagan_main: xray
                 .as_ref()
                 .and_then(|p| p.main_score(ModelKind::AlphaGan)),
-            squid_main: xray.and_then(|p| p.main_score(ModelKind::Squid)),
+            squid_main: match xray {
+                Some(p) => p.main_score(ModelKind::Squid),
+                None => quick.then(|| "combined".to_string()),
+            },
         })
     }
 
