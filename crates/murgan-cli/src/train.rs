@@ -73,7 +73,7 @@ pub struct TrainArgs {
     #[arg(long)]
     adversarial_weight: Option<f64>,
     /// Random shift (up to this fraction of the side) and zoom (1 ± it) of every training
-    /// image, drawn afresh each iteration; 0: off (default: the preset's, for SQUID only).
+    /// image, drawn afresh each iteration (default: off; no preset jitters).
     #[arg(long)]
     jitter: Option<f64>,
     /// Histogram-equalise images (the xray presets always do).
@@ -222,17 +222,15 @@ pub fn run(a: TrainArgs) -> Result<()> {
             other => bail!("--disc-norm {other}: expected batch or none"),
         };
     }
-    // --jitter overrides the preset's (which only SQUID has); 0 turns it off.
-    let jitter = |preset: Option<f64>| {
-        a.jitter
-            .or(preset)
-            .filter(|&f| f != 0.0)
-            .map(murgan_core::data::Jitter::affine)
-    };
+    // No preset jitters (it did not help on the chest set's dev split); 0 is off too.
+    let jitter = a
+        .jitter
+        .filter(|&f| f != 0.0)
+        .map(murgan_core::data::Jitter::affine);
     let train = p
         .train(a.seed)
         .with_main_score(p.main_score(kind))
-        .with_jitter(jitter(None));
+        .with_jitter(jitter);
     match kind {
         ModelKind::AnoGan => drive(
             AnoGanTrainer::new(AnoGanConfig::new(model, train), &device)?,
@@ -279,7 +277,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
             let batch_norm = a.disc_norm.is_some() && model.disc_batch_norm;
             let mut cfg = p.squid(a.seed).with_disc_batch_norm(batch_norm);
             cfg.adversarial_weight = a.adversarial_weight.unwrap_or(cfg.adversarial_weight);
-            cfg.train.jitter = jitter(p.squid_jitter);
+            cfg.train.jitter = jitter;
             drive(SquidTrainer::new(cfg, &device)?, &data, &a, every, &device)
         }
     }

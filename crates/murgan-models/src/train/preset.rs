@@ -49,10 +49,6 @@ pub struct Preset {
     /// SQUID's declared main score (`None`: its own, −D(x̂)).
     #[config(default = "None")]
     pub squid_main_score: Option<String>,
-    /// Random shift and zoom of SQUID's training images, up to this fraction of the side
-    /// (`None`: off; see [`murgan_data::Jitter::affine`]).
-    #[config(default = "None")]
-    pub squid_jitter: Option<f64>,
 }
 
 impl Preset {
@@ -75,7 +71,6 @@ impl Preset {
             fanogan_disc_batch_norm: true,
             fanogan_main_score: None,
             squid_main_score: None,
-            squid_jitter: None,
         }
     }
 
@@ -97,7 +92,6 @@ impl Preset {
             fanogan_disc_batch_norm: true,
             fanogan_main_score: None,
             squid_main_score: None,
-            squid_jitter: None,
         }
     }
 
@@ -124,7 +118,6 @@ impl Preset {
             fanogan_disc_batch_norm: false,
             fanogan_main_score: Some("combined".to_string()),
             squid_main_score: Some("combined".to_string()),
-            squid_jitter: None,
         }
     }
 
@@ -192,8 +185,7 @@ impl Preset {
         SquidConfig::new(
             net,
             self.train(seed)
-                .with_main_score(self.main_score(crate::ModelKind::Squid))
-                .with_jitter(self.squid_jitter.map(murgan_data::Jitter::affine)),
+                .with_main_score(self.main_score(crate::ModelKind::Squid)),
         )
         .with_disc_width(self.width)
     }
