@@ -100,8 +100,9 @@ impl Preset {
     /// main score; for f-AnoGAN a critic without BatchNorm; for f-AnoGAN and SQUID the
     /// `combined` score (the coarse residual of the reconstruction and the discriminator's
     /// judgement of the image, each standardised on the training normals) as the main score —
-    /// the choices that separated normal from abnormal chest X-rays best on a validation split carved from the training data
-    /// (docs/results.md). Fixed length: the same iterations whatever the data set's size.
+    /// the choices that separated normal from abnormal chest X-rays best on a validation split
+    /// carved from the training data (docs/results.md). Fixed length: the same iterations
+    /// whatever the data set's size.
     pub fn xray() -> Self {
         Self {
             image_size: 64,
