@@ -238,17 +238,11 @@ fn squid_learns_normals_and_finds_a_planted_lesion() {
         assert_eq!(r.score, get("combined"));
     }
     // On the training images themselves both parts average zero, and so does their sum.
-    let train_scores = declared
-        .score_preprocessed(
-            &(0..30)
-                .map(|i| murgan_core::data::Preprocessed {
-                    size: N as u32,
-                    pixels: data.image(i).to_vec(),
-                    placement: detector.preprocess(&radiograph(i)).unwrap().placement,
-                })
-                .collect::<Vec<_>>(),
-        )
-        .unwrap();
+    // (`training_set` preprocesses these radiographs the way the detector does.)
+    let reference_images: Vec<_> = (0..30)
+        .map(|i| detector.preprocess(&radiograph(i)).unwrap())
+        .collect();
+    let train_scores = declared.score_preprocessed(&reference_images).unwrap();
     let mean = train_scores.iter().map(|s| s.score).sum::<f64>() / 30.0;
     assert!(
         mean.abs() < 1e-6,

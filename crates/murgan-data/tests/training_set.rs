@@ -67,12 +67,7 @@ fn epochs_are_seeded_permutations_cut_into_full_batches() {
 
     let t = set.tensor(&[4, 1], &Device::flex());
     assert_eq!(t.dims(), [2, 1, 2, 2]);
-    let values = t
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap();
-    assert_eq!(values, vec![0.4, 0.4, 0.4, 0.4, 0.1, 0.1, 0.1, 0.1]);
+    assert_eq!(values(t), vec![0.4, 0.4, 0.4, 0.4, 0.1, 0.1, 0.1, 0.1]);
 }
 
 #[test]
