@@ -117,20 +117,21 @@ fn stride_two_transpose(_: Tensor<4>, _: Tensor<4>) -> Tensor<4> {
 /// then the activation) with a handwritten backward; otherwise Burn's BatchNorm and activation.
 pub fn batch_norm_leaky_relu(bn: Option<&BatchNorm>, x: Tensor<4>, slope: f32) -> Tensor<4> {
     let device = x.device();
+    if let Some(bn) = bn
+        && enabled(&device)
+        && device.is_autodiff()
+        && bn.training.is_enabled()
+        && fused_activation_supported(&x)
+        && all_f32(bn)
+    {
+        return fused_training(bn, x, slope);
+    }
     let fused = enabled(&device)
         && fused_activation_supported(&x)
         && bn.is_none_or(|bn| {
             let inference = !(device.is_autodiff() && bn.training.is_enabled());
-            let f32s = [
-                bn.gamma.val().dtype(),
-                bn.beta.val().dtype(),
-                bn.running_mean.value().dtype(),
-                bn.running_var.value().dtype(),
-            ]
-            .iter()
-            .all(|&d| d == burn::tensor::DType::F32);
             inference
-                && f32s
+                && all_f32(bn)
                 && !bn.gamma.val().is_require_grad()
                 && !bn.beta.val().is_require_grad()
         });
@@ -163,6 +164,51 @@ pub fn batch_norm_leaky_relu(bn: Option<&BatchNorm>, x: Tensor<4>, slope: f32) -
         ),
     };
     fused_affine_leaky(x, scale.to_device(&device), shift.to_device(&device), slope)
+}
+
+/// Whether γ, β and the running statistics are all `f32`.
+fn all_f32(bn: &BatchNorm) -> bool {
+    [
+        bn.gamma.val().dtype(),
+        bn.beta.val().dtype(),
+        bn.running_mean.value().dtype(),
+        bn.running_var.value().dtype(),
+    ]
+    .iter()
+    .all(|&d| d == burn::tensor::DType::F32)
+}
+
+/// BatchNorm in training mode and its activation through murgan's fused kernel, updating the
+/// running statistics as Burn's `BatchNorm::forward` does (momentum-weighted, biased variance).
+#[cfg(feature = "flex")]
+fn fused_training(bn: &BatchNorm, x: Tensor<4>, slope: f32) -> Tensor<4> {
+    let device = x.device();
+    let channels = x.dims()[1];
+    let stats = crate::extension::channel_mean_var(x.clone());
+    let y = crate::extension::batch_norm_train_leaky(
+        x,
+        (bn.gamma.val(), bn.beta.val()),
+        stats.clone(),
+        bn.epsilon as f32,
+        slope,
+    );
+    let update = |state: &burn::module::RunningState<Tensor<1>>, row: usize| {
+        let batch = stats.clone().narrow(0, row, 1).reshape([channels]);
+        let running = state
+            .value_sync()
+            .to_device(&device)
+            .mul_scalar(1.0 - bn.momentum)
+            .add(batch.mul_scalar(bn.momentum));
+        state.update(running.detach());
+    };
+    update(&bn.running_mean, 0);
+    update(&bn.running_var, 1);
+    y
+}
+
+#[cfg(not(feature = "flex"))]
+fn fused_training(_: &BatchNorm, _: Tensor<4>, _: f32) -> Tensor<4> {
+    unreachable!("enabled() is false without the flex feature")
 }
 
 #[cfg(feature = "flex")]

@@ -232,24 +232,81 @@ fn fused_batch_norm_and_activation_match_burn() {
     }
 }
 
+/// Output, input gradient, γ and β gradients, and the running mean and variance afterwards, of
+/// BatchNorm in training mode followed by `activation`, for a weighted sum loss.
+fn train_bn<F>(bn: &BatchNorm, x: Tensor<4>, activation: F) -> [Vec<f32>; 6]
+where
+    F: Fn(&BatchNorm, Tensor<4>) -> Tensor<4>,
+{
+    let x = x.require_grad();
+    let y = activation(bn, x.clone());
+    let r = ramp(y.dims(), 5);
+    let grads = (y.clone() * r).sum().backward();
+    [
+        values(y),
+        values(x.grad(&grads).unwrap()),
+        values(bn.gamma.val().grad(&grads).unwrap()),
+        values(bn.beta.val().grad(&grads).unwrap()),
+        values(bn.running_mean.value()),
+        values(bn.running_var.value()),
+    ]
+}
+
 #[test]
-fn a_batch_norm_in_training_mode_keeps_burns_path() {
+fn batch_norm_in_training_mode_matches_burn() {
     // On the autodiff device with training on, BatchNorm normalises by the batch's own
-    // statistics (and updates its running ones): the fused inference pass must not be taken.
-    let bn = batch_norm(4).fork(&device());
-    let x = ramp([5, 4, 3, 3], 2);
-    let ours = values(cpu_layers::batch_norm_leaky_relu(Some(&bn), x.clone(), 0.2));
-    let burn = values(leaky_relu(bn.forward(x.clone()), 0.2));
-    assert_close("training-mode output", &ours, &burn);
-    let inference = values(leaky_relu(batch_norm(4).valid().forward(x), 0.2));
-    let apart = ours
-        .iter()
-        .zip(&inference)
-        .any(|(a, b)| (a - b).abs() > 1e-2);
-    assert!(
-        apart,
-        "batch statistics and running statistics gave the same output"
-    );
+    // statistics, is differentiated through them, and updates its running ones: murgan's fused
+    // pass must give Burn's output, gradients (x, γ, β) and running statistics.
+    for (slope, shape) in [
+        (0.2f32, [5, 4, 3, 3]),
+        (0.0, [3, 6, 8, 8]),
+        (0.2, [1, 3, 1, 1]),
+    ] {
+        let channels = shape[1];
+        let x = ramp(shape, 2).mul_scalar(3.0).add_scalar(0.7);
+        let trained = || {
+            let mut bn = batch_norm(channels).fork(&device());
+            bn.gamma = Param::from_tensor(bn.gamma.val().autodiff().require_grad());
+            bn.beta = Param::from_tensor(bn.beta.val().autodiff().require_grad());
+            bn
+        };
+        let ours = train_bn(&trained(), x.clone(), |bn, x| {
+            cpu_layers::batch_norm_leaky_relu(Some(bn), x, slope)
+        });
+        let burn = train_bn(&trained(), x.clone(), |bn, x| {
+            let y = bn.forward(x);
+            if slope == 0.0 {
+                relu(y)
+            } else {
+                leaky_relu(y, f64::from(slope))
+            }
+        });
+        let names = [
+            "output",
+            "input grad",
+            "γ grad",
+            "β grad",
+            "running mean",
+            "running var",
+        ];
+        for ((name, a), b) in names.iter().zip(&ours).zip(&burn) {
+            assert_close(&format!("slope {slope}, {shape:?}: {name}"), a, b);
+        }
+        if shape[0] * shape[2] * shape[3] > 1 {
+            // Batch statistics, not the running ones: the inference pass must not be taken.
+            let inference = values(leaky_relu(
+                batch_norm(channels).valid().forward(x),
+                f64::from(slope),
+            ));
+            let apart = ours[0]
+                .iter()
+                .zip(&inference)
+                .any(|(a, b)| (a - b).abs() > 1e-2);
+            assert!(apart, "batch and running statistics gave the same output");
+            // Both branches of the activation are exercised.
+            assert!(ours[0].iter().any(|&v| v > 0.0) && ours[0].iter().any(|&v| v <= 0.0));
+        }
+    }
 }
 
 #[test]

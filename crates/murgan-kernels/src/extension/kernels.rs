@@ -447,6 +447,177 @@ pub(crate) fn affine_leaky_backward(
     })
 }
 
+/// The sum of `f(a, b)` over pairs of `a` and `b`, in 16 independent lanes added at the end:
+/// the compiler vectorises it, and the order of additions is fixed, whatever the machine.
+fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    const LANES: usize = 16;
+    let mut acc = [0.0f32; LANES];
+    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(&x, &y)| f(x, y))
+        .sum();
+    for (xs, ys) in a_chunks.zip(b_chunks) {
+        for ((s, &x), &y) in acc.iter_mut().zip(xs).zip(ys) {
+            *s += f(x, y);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `(Σ t, Σ t·(x − m))` with `t = activation(g, y)` over one plane, in 16 lanes each (see
+/// [`lane_sum`]).
+fn gradient_sums(
+    g: &[f32],
+    y: &[f32],
+    x: &[f32],
+    m: f32,
+    activation: impl Fn(f32, f32) -> f32,
+) -> (f32, f32) {
+    const LANES: usize = 16;
+    let (mut acc, mut acc_x) = ([0.0f32; LANES], [0.0f32; LANES]);
+    let chunks = g
+        .chunks_exact(LANES)
+        .zip(y.chunks_exact(LANES))
+        .zip(x.chunks_exact(LANES));
+    for ((gs, ys), xs) in chunks {
+        for i in 0..LANES {
+            let t = activation(gs[i], ys[i]);
+            acc[i] += t;
+            acc_x[i] += t * (xs[i] - m);
+        }
+    }
+    let full = g.len() / LANES * LANES;
+    let (mut tail, mut tail_x) = (0.0f32, 0.0f32);
+    for ((&g, &y), &x) in g[full..].iter().zip(&y[full..]).zip(&x[full..]) {
+        let t = activation(g, y);
+        tail += t;
+        tail_x += t * (x - m);
+    }
+    (
+        acc.iter().sum::<f32>() + tail,
+        acc_x.iter().sum::<f32>() + tail_x,
+    )
+}
+
+/// Runs `per_channel(c, planes)` for every channel of an NCHW tensor `x` in parallel, where
+/// `planes` yields the channel's `batch` planes in order; each channel is one task, so its
+/// sums do not depend on the number of threads.
+fn per_channel<T: Send>(
+    shape: [usize; 4],
+    per_channel: impl Fn(usize, &dyn Fn(usize) -> std::ops::Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    let [_, channels, h, w] = shape;
+    let plane = h * w;
+    (0..channels)
+        .into_par_iter()
+        .map(|c| {
+            let range = |b: usize| (b * channels + c) * plane..(b * channels + c + 1) * plane;
+            per_channel(c, &range)
+        })
+        .collect()
+}
+
+/// Each channel's mean and biased variance over its `B·H·W` values of an NCHW tensor:
+/// `[mean_0, …, mean_{C−1}, var_0, …, var_{C−1}]`. Planes are summed in `f32` lanes, planes
+/// added in `f64`; the variance is taken about the mean (two passes), as Burn's BatchNorm does.
+pub(crate) fn channel_mean_var(x: &[f32], shape: [usize; 4]) -> Vec<f32> {
+    let [batch, channels, h, w] = shape;
+    assert!(
+        x.len() == batch * channels * h * w,
+        "channel statistics: sizes do not match {shape:?}"
+    );
+    let n = (batch * h * w).max(1) as f64;
+    let stats = per_channel(shape, |_, range| {
+        let sum: f64 = (0..batch)
+            .map(|b| f64::from(lane_sum(&x[range(b)], &x[range(b)], |v, _| v)))
+            .sum();
+        let mean = (sum / n) as f32;
+        let squares: f64 = (0..batch)
+            .map(|b| {
+                let p = &x[range(b)];
+                f64::from(lane_sum(p, p, |v, _| (v - mean) * (v - mean)))
+            })
+            .sum();
+        (mean, (squares / n) as f32)
+    });
+    stats
+        .iter()
+        .map(|s| s.0)
+        .chain(stats.iter().map(|s| s.1))
+        .collect()
+}
+
+/// The gradients of `y = LeakyReLU(γ·(x − mean)·inv_std + β)` (BatchNorm in training mode, with
+/// the batch's own statistics, and its activation of slope `slope`) from the output gradient
+/// `grad`, the input `x` and the output `y`: `(dx, dγ, dβ)`. The statistics depend on `x`
+/// too, which gives `dx = γ·inv_std·(g − mean(g) − x̂·mean(g·x̂))` with `g` the gradient
+/// after the activation and `x̂` the normalised input.
+pub(crate) fn batch_norm_leaky_backward(
+    grad: &[f32],
+    x: &[f32],
+    y: &[f32],
+    shape: [usize; 4],
+    (mean, inv_std, gamma): (&[f32], &[f32], &[f32]),
+    slope: f32,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let [batch, channels, h, w] = shape;
+    let len = batch * channels * h * w;
+    assert!(
+        grad.len() == len
+            && x.len() == len
+            && y.len() == len
+            && [mean.len(), inv_std.len(), gamma.len()] == [channels; 3],
+        "batch norm gradient: sizes do not match {shape:?}"
+    );
+    let plane = h * w;
+    let activation = |g: f32, y: f32| if y > 0.0 { g } else { g * slope };
+    // Per channel: Σ g and Σ g·(x − mean), g the gradient after the activation.
+    let sums = per_channel(shape, |c, range| {
+        let m = mean[c];
+        let (mut sum_g, mut sum_gx) = (0.0f64, 0.0f64);
+        for b in 0..batch {
+            let (g, y, x) = (&grad[range(b)], &y[range(b)], &x[range(b)]);
+            let (s, sx) = gradient_sums(g, y, x, m, activation);
+            sum_g += f64::from(s);
+            sum_gx += f64::from(sx);
+        }
+        (sum_g, sum_gx)
+    });
+    let n = (batch * plane).max(1) as f64;
+    // dx = a·g + k·x + k0 per channel.
+    let coefficients: Vec<(f32, f32, f32)> = sums
+        .iter()
+        .enumerate()
+        .map(|(c, &(sum_g, sum_gx))| {
+            let (s, a) = (
+                f64::from(inv_std[c]),
+                f64::from(gamma[c]) * f64::from(inv_std[c]),
+            );
+            let k = -a * s * s * sum_gx / n;
+            let k0 = -a * sum_g / n - k * f64::from(mean[c]);
+            (a as f32, k as f32, k0 as f32)
+        })
+        .collect();
+    let dx = for_planes(shape, |c, p, out| {
+        let (a, k, k0) = coefficients[c];
+        let range = p * plane..(p + 1) * plane;
+        let (g, y, x) = (&grad[range.clone()], &y[range.clone()], &x[range]);
+        for (((o, &g), &y), &x) in out.iter_mut().zip(g).zip(y).zip(x) {
+            *o = a * activation(g, y) + k * x + k0;
+        }
+    });
+    let d_gamma = sums
+        .iter()
+        .zip(inv_std)
+        .map(|(&(_, sum_gx), &s)| (sum_gx * f64::from(s)) as f32)
+        .collect();
+    let d_beta = sums.iter().map(|&(sum_g, _)| sum_g as f32).collect();
+    (dx, d_gamma, d_beta)
+}
+
 /// For an output coordinate of parity `r`, its two taps: (kernel index, input offset), i.e.
 /// output `2p + r` takes kernel row `k` at input row `p + d`.
 const TAPS: [[(usize, isize); 2]; 2] = [[(1, 0), (3, -1)], [(0, 1), (2, 0)]];

@@ -39,6 +39,21 @@ pub(crate) trait CpuKernels: Backend {
         shift: FloatTensor<Self>,
         slope: f32,
     ) -> FloatTensor<Self>;
+    /// Each channel's mean and biased variance over `x` `[B, C, H, W]`, as `[2, C]` (means,
+    /// then variances): BatchNorm's batch statistics. Not tracked: the backward pass of
+    /// [`batch_norm_train_leaky`](CpuKernels::batch_norm_train_leaky) accounts for them.
+    fn channel_mean_var(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `LeakyReLU(γ[c]·(x − mean[c])/√(var[c] + ε) + β[c])` with slope `slope` (ReLU for 0),
+    /// `stats` being `channel_mean_var(x)`: BatchNorm in training mode and its activation in
+    /// one pass. Differentiable in `x` (through the statistics too), γ and β.
+    fn batch_norm_train_leaky(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        epsilon: f32,
+        slope: f32,
+    ) -> FloatTensor<Self>;
 }
 
 /// The `f32` values of a `flex` tensor in row-major order (copied only if it is a view).
@@ -65,6 +80,24 @@ impl CpuKernels for Flex {
         slope: f32,
     ) -> FlexTensor {
         affine_leaky(&x, &scale, &shift, slope)
+    }
+
+    fn channel_mean_var(x: FlexTensor) -> FlexTensor {
+        let x = values(&x);
+        let shape = dims4(&x);
+        let stats = kernels::channel_mean_var(slice(&x), shape);
+        FlexTensor::from_data(TensorData::new(stats, [2, shape[1]]))
+    }
+
+    fn batch_norm_train_leaky(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        stats: FlexTensor,
+        epsilon: f32,
+        slope: f32,
+    ) -> FlexTensor {
+        batch_norm_train_forward(&x, &gamma, &beta, &stats, epsilon, slope)
     }
 
     fn stride2_conv(x: FlexTensor, weight: FlexTensor) -> FlexTensor {
@@ -117,6 +150,44 @@ fn affine_leaky_backward(
     let shape = dims4(&grad);
     let dx = kernels::affine_leaky_backward(slice(&grad), slice(&y), shape, slice(&scale), slope);
     FlexTensor::from_data(TensorData::new(dx, shape))
+}
+
+/// `1/√(var + ε)` per channel from `[means…, variances…]`.
+fn inv_std(stats: &[f32], epsilon: f32) -> Vec<f32> {
+    let channels = stats.len() / 2;
+    stats[channels..]
+        .iter()
+        .map(|&v| (1.0 / (f64::from(v) + f64::from(epsilon)).sqrt()) as f32)
+        .collect()
+}
+
+/// BatchNorm in training mode with its activation (see `CpuKernels::batch_norm_train_leaky`):
+/// the per-channel affine map `x · γ·s + (β − mean·γ·s)`, `s = 1/√(var + ε)`, then the
+/// activation, in one pass.
+fn batch_norm_train_forward(
+    x: &FlexTensor,
+    gamma: &FlexTensor,
+    beta: &FlexTensor,
+    stats: &FlexTensor,
+    epsilon: f32,
+    slope: f32,
+) -> FlexTensor {
+    let (x, gamma, beta, stats) = (values(x), values(gamma), values(beta), values(stats));
+    let (gamma, beta, stats) = (slice(&gamma), slice(&beta), slice(&stats));
+    let scale: Vec<f32> = gamma
+        .iter()
+        .zip(inv_std(stats, epsilon))
+        .map(|(g, s)| g * s)
+        .collect();
+    let shift: Vec<f32> = beta
+        .iter()
+        .zip(stats)
+        .zip(&scale)
+        .map(|((b, m), a)| b - m * a)
+        .collect();
+    let shape = dims4(&x);
+    let y = kernels::affine_leaky(slice(&x), shape, &scale, &shift, slope);
+    FlexTensor::from_data(TensorData::new(y, shape))
 }
 
 /// How many regrouped transposed-convolution weights [`phase_weights`] keeps: the 64 × 64
@@ -227,7 +298,87 @@ impl Backward<Flex, 1> for AffineLeakyBackward {
     }
 }
 
+/// The backward pass of an operation whose result is a constant (it has no tracked inputs).
+#[derive(Debug)]
+struct Constant;
+
+impl Backward<Flex, 0> for Constant {
+    type State = ();
+
+    fn backward(self, _: Ops<Self::State, 0>, _: &mut Gradients, _: &mut Checkpointer) {}
+}
+
+#[derive(Debug)]
+struct BatchNormTrainBackward;
+
+/// What the training-mode BatchNorm's backward pass needs: `x`, the output `y`, the batch
+/// statistics, γ, ε and the activation's slope.
+type BatchNormState = (FlexTensor, FlexTensor, FlexTensor, FlexTensor, f32, f32);
+
+impl Backward<Flex, 3> for BatchNormTrainBackward {
+    type State = BatchNormState;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let grad = values(&grads.consume::<Flex>(&ops.node));
+        let (x, y, stats, gamma, epsilon, slope) = ops.state;
+        let (x, y, stats, gamma) = (values(&x), values(&y), values(&stats), values(&gamma));
+        let shape = dims4(&x);
+        let stats = slice(&stats);
+        let (mean, inv_std) = (&stats[..shape[1]], inv_std(stats, epsilon));
+        let (dx, d_gamma, d_beta) = kernels::batch_norm_leaky_backward(
+            slice(&grad),
+            slice(&x),
+            slice(&y),
+            shape,
+            (mean, &inv_std, slice(&gamma)),
+            slope,
+        );
+        let channels = [shape[1]];
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dx, shape)));
+        }
+        if let Some(node) = node_gamma {
+            let d_gamma = FlexTensor::from_data(TensorData::new(d_gamma, channels));
+            grads.register::<Flex>(node.id, d_gamma);
+        }
+        if let Some(node) = node_beta {
+            let d_beta = FlexTensor::from_data(TensorData::new(d_beta, channels));
+            grads.register::<Flex>(node.id, d_beta);
+        }
+    }
+}
+
 impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
+    fn channel_mean_var(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let stats = Flex::channel_mean_var(x.primitive().clone());
+        Constant.prepare::<C>([]).compute_bound().stateless(stats)
+    }
+
+    fn batch_norm_train_leaky(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        epsilon: f32,
+        slope: f32,
+    ) -> FloatTensor<Self> {
+        let stats = stats.into_primitive();
+        let prepared = BatchNormTrainBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful();
+        let (gamma, beta) = (gamma.into_primitive(), beta.into_primitive());
+        let x_value = x.into_primitive();
+        let y = batch_norm_train_forward(&x_value, &gamma, &beta, &stats, epsilon, slope);
+        match prepared {
+            OpsKind::Tracked(prep) => {
+                prep.finish((x_value, y.clone(), stats, gamma, epsilon, slope), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
     fn channel_affine_leaky(
         x: FloatTensor<Self>,
         scale: FloatTensor<Self>,
@@ -319,6 +470,33 @@ pub(crate) fn affine_leaky_relu(
         x.into_dispatch(),
         scale.into_dispatch(),
         shift.into_dispatch(),
+        slope,
+    ))
+}
+
+/// BatchNorm's batch statistics of `x` `[B, C, H, W]`: `[2, C]`, means then biased variances,
+/// not tracked. Only for tensors on `flex`.
+pub(crate) fn channel_mean_var(x: Tensor<4>) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::channel_mean_var(
+        x.into_dispatch(),
+    ))
+}
+
+/// BatchNorm in training mode (γ, β, ε; `stats` from [`channel_mean_var`] of `x`) and a
+/// (Leaky)ReLU of slope `slope`, differentiable in `x`, γ and β. Only for tensors on `flex`.
+pub(crate) fn batch_norm_train_leaky(
+    x: Tensor<4>,
+    (gamma, beta): (Tensor<1>, Tensor<1>),
+    stats: Tensor<2>,
+    epsilon: f32,
+    slope: f32,
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::batch_norm_train_leaky(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        stats.into_dispatch(),
+        epsilon,
         slope,
     ))
 }

@@ -102,12 +102,18 @@ impl AlphaGanTrainer {
             Routing::Joint => x_rec.clone(),
             Routing::Paper => self.generator.forward(z_enc.clone().detach()),
         };
-        let (d_rec, _) = self.discriminator.forward(judged);
-        let (d_gen, _) = self.discriminator.forward(x_gen.clone());
+        // D and C as constants for E's and G's update (their weight gradients would be computed
+        // and thrown away); the copies share D's BatchNorm running statistics.
+        let (d_fixed, c_fixed) = (
+            self.discriminator.clone().no_grad(),
+            self.code.clone().no_grad(),
+        );
+        let (d_rec, _) = d_fixed.forward(judged);
+        let (d_gen, _) = d_fixed.forward(x_gen.clone());
         let ge = rec.clone() * self.config.lambda
             + bce_logits(d_rec, true)
             + bce_logits(d_gen, true)
-            + bce_logits(self.code.forward(z_enc.clone()), true);
+            + bce_logits(c_fixed.forward(z_enc.clone()), true);
 
         // Image discriminator: real vs reconstructed and sampled.
         let (d_real, _) = self.discriminator.forward(x);
@@ -261,9 +267,9 @@ mod tests {
     fn each_loss_reaches_the_networks_it_trains() {
         let (t, x, z) = tiny(|c| c);
         let l = t.losses(x, z);
-        // E and G's loss depends on all four networks (D and C judge its outputs), but only E's
-        // and G's gradients are taken from it (checked by `step`).
-        assert_eq!(reached(&t, l.ge), [true, true, true, true]);
+        // E and G's loss depends on all four networks (D and C judge its outputs), but D and C
+        // take part as constants: no weight gradient is computed for them there.
+        assert_eq!(reached(&t, l.ge), [true, true, false, false]);
         // The discriminators' losses see detached reconstructions, samples and codes.
         assert_eq!(reached(&t, l.d), [false, false, true, false]);
         assert_eq!(reached(&t, l.c), [false, false, false, true]);

@@ -82,7 +82,9 @@ impl Dcgan {
         let grads = GradientsParams::from_grads(loss_d.backward(), &*d);
         *d = self.opt_d.step(lr, d.clone(), grads);
 
-        let (logit, _) = d.forward(fake);
+        // D as a constant for G's update: its weight gradients would be computed and thrown
+        // away. The copy shares D's BatchNorm running statistics, so they are updated as before.
+        let (logit, _) = d.clone().no_grad().forward(fake);
         let loss_g = bce_logits(logit, true);
         let grads = GradientsParams::from_grads(loss_g.backward(), &*g);
         *g = self.opt_g.step(lr, g.clone(), grads);

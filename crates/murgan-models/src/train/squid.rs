@@ -88,7 +88,13 @@ impl Trainer for SquidTrainer {
             .powi_scalar(2)
             .mean();
         let teacher = (out.teacher - x).powi_scalar(2).mean();
-        let (d_rec, _) = self.discriminator.forward(out.reconstruction);
+        // D as a constant here (its weight gradients would be thrown away); the copy shares its
+        // BatchNorm running statistics.
+        let (d_rec, _) = self
+            .discriminator
+            .clone()
+            .no_grad()
+            .forward(out.reconstruction);
         let adv = bce_logits(d_rec, true);
         let g_loss = rec.clone() * c.recon_weight
             + teacher.clone() * c.teacher_weight
