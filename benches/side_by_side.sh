@@ -3,8 +3,10 @@
 #
 #   PYTHON=/path/to/torch-venv/bin/python PEER=../shared/peer/anogan_torch.py \
 #     bash benches/side_by_side.sh train "--batch 64 --iterations 5" 3
+#   PYTHON=... PEER=benches/squid_torch.py bash benches/side_by_side.sh squid-train "--batch 32" 5
 #
-# Arguments: mode (train), the options both programs take, rounds (default 3).
+# Arguments: mode (latent, izi, train with anogan_torch.py; squid-train, squid-score with
+# benches/squid_torch.py), the options both programs take, rounds (default 3).
 set -euo pipefail
 mode=${1:?mode}; opts=${2:-"--batch 64 --iterations 5"}; rounds=${3:-3}
 : "${PYTHON:?set PYTHON to a python with torch}"; : "${PEER:?set PEER to anogan_torch.py}"
@@ -17,7 +19,8 @@ done
 python3 - "$out" "$mode" <<'PY'
 import json, statistics, sys
 out, mode = sys.argv[1], sys.argv[2]
-key = {"train": "step_s", "izi": "img_per_s", "latent": "img_iter_per_s"}[mode]
+key = {"train": "step_s", "izi": "img_per_s", "latent": "img_iter_per_s",
+       "squid-train": "step_s", "squid-score": "img_per_s"}[mode]
 res = {}
 for impl in ("murgan", "torch"):
     rows = [json.loads(l) for l in open(f"{out}/{impl}.jsonl")]

@@ -9,11 +9,16 @@
 //! - `latent`: AnoGAN's latent search (`murgan-score`'s `latent_search`, Adam on z, λ = 0.1,
 //!   f(x) once per image): `img_iter_per_s`;
 //! - `izi`: f-AnoGAN's one-pass score (`murgan-score`'s `Scorer`, method izi): `img_per_s`;
-//! - `train`: one DCGAN training step, G and D (`murgan-models`' trainer): `step_s`, `img_per_s`.
+//! - `train`: one DCGAN training step, G and D (`murgan-models`' trainer): `step_s`, `img_per_s`;
+//! - `squid-train`: one SQUID training step (D, then the auto-encoder, then the memory queues):
+//!   `step_s`, `img_per_s`;
+//! - `squid-score`: SQUID's eval-mode scoring (`Scorer`, every component): `img_per_s`.
 //!
-//! The networks are the PyTorch DCGAN tutorial's (64×64, nz = 100, ngf = ndf = 64) with fresh
-//! seeded weights, the images uniform noise in [-1, 1], as in the peer script. `--device` picks
-//! cpu, wgpu or cuda.
+//! The DCGAN modes use the PyTorch DCGAN tutorial's networks (64×64, nz = 100, ngf = ndf = 64),
+//! the SQUID modes the `xray` preset's SQUID (64×64, width 16, a 2 × 2 grid, 200-slot memories
+//! read through their top 5; `--image-size` and `--width` do not apply), as in
+//! `benches/squid_torch.py`. Fresh seeded weights; the images uniform noise in [-1, 1], as in the
+//! peer scripts. `--device` picks cpu, wgpu or cuda.
 
 use std::time::Instant;
 
@@ -23,12 +28,14 @@ use murgan_core::burn::prelude::*;
 use murgan_core::models::Networks;
 use murgan_core::models::init::seeded;
 use murgan_core::models::nets::{DcganConfig, EncoderConfig};
-use murgan_core::models::train::{AnoGanConfig, AnoGanTrainer, TrainConfig, Trainer, TrainingSet};
+use murgan_core::models::train::{
+    AnoGanConfig, AnoGanTrainer, Preset, SquidTrainer, TrainConfig, Trainer, TrainingSet,
+};
 use murgan_core::score::{Scorer, ScoringOptions, SearchConfig, latent_search};
 
 #[derive(Parser)]
 struct Args {
-    /// What to time: latent, izi or train.
+    /// What to time: latent, izi, train, squid-train or squid-score.
     #[arg(long, default_value = "train")]
     mode: String,
     /// Images per batch.
@@ -93,7 +100,9 @@ fn main() -> Result<()> {
     match a.mode.as_str() {
         "train" => train(&a, &device, model),
         "latent" | "izi" => score(&a, &device, model),
-        other => bail!("--mode {other}: expected latent, izi or train"),
+        "squid-train" => squid_train(&a, &device),
+        "squid-score" => squid_score(&a, &device),
+        other => bail!("--mode {other}: expected latent, izi, train, squid-train or squid-score"),
     }
 }
 
@@ -161,12 +170,71 @@ fn score(a: &Args, device: &murgan_core::Device, model: DcganConfig) -> Result<(
 }
 
 fn train(a: &Args, device: &murgan_core::Device, model: DcganConfig) -> Result<()> {
-    let n = a.image_size;
-    let data = TrainingSet::from_images(noise_images(a.batch, n), n)?;
     let train = TrainConfig::new()
         .with_batch_size(a.batch)
         .with_iterations(a.warmup + a.iterations);
-    let mut trainer = AnoGanTrainer::new(AnoGanConfig::new(model, train), device)?;
+    let trainer = AnoGanTrainer::new(AnoGanConfig::new(model, train), device)?;
+    time_steps(a, device, trainer, a.image_size)
+}
+
+/// The `xray` preset's SQUID with `batch`-image batches and the given number of iterations.
+fn squid_config(batch: usize, iterations: usize) -> murgan_core::models::train::SquidConfig {
+    let preset = Preset::xray();
+    let mut config = preset.squid(0);
+    config.train = config
+        .train
+        .with_batch_size(batch)
+        .with_iterations(iterations);
+    config
+}
+
+fn squid_train(a: &Args, device: &murgan_core::Device) -> Result<()> {
+    let config = squid_config(a.batch, a.warmup + a.iterations);
+    let n = config.net.image_size;
+    time_steps(a, device, SquidTrainer::new(config, device)?, n)
+}
+
+fn squid_score(a: &Args, device: &murgan_core::Device) -> Result<()> {
+    let config = squid_config(a.batch, 1);
+    let n = config.net.image_size;
+    let networks = Networks::Squid {
+        autoencoder: seeded(config.net.init(device)?, 5).valid(),
+        discriminator: seeded(config.discriminator().init_discriminator(device)?, 2).valid(),
+    };
+    let scorer = Scorer::new(networks, ScoringOptions::default())?;
+    let x = Tensor::<4>::from_data(
+        TensorData::new(noise_images(a.batch, n).concat(), [a.batch, 1, n, n]),
+        device,
+    );
+    for _ in 0..a.warmup {
+        scorer.score(x.clone())?;
+    }
+    let t0 = Instant::now();
+    for _ in 0..a.iterations {
+        scorer.score(x.clone())?;
+    }
+    let dt = t0.elapsed().as_secs_f64();
+    if !a.json {
+        eprintln!("{} × batch {} at {n}×{n}: {dt:.2} s", a.iterations, a.batch);
+    }
+    let work = (a.batch * a.iterations) as f64;
+    print_json(
+        a,
+        device,
+        &format!("\"img_per_s\": {}, \"seconds\": {dt}", work / dt),
+    );
+    Ok(())
+}
+
+/// Times `a.iterations` training steps of `trainer` after `a.warmup` untimed ones, on a set of
+/// `a.batch` noise images of side `n`.
+fn time_steps<T: Trainer>(
+    a: &Args,
+    device: &murgan_core::Device,
+    mut trainer: T,
+    n: usize,
+) -> Result<()> {
+    let data = TrainingSet::from_images(noise_images(a.batch, n), n)?;
     for it in 0..a.warmup {
         trainer.step(it, &data)?;
     }

@@ -112,10 +112,17 @@ impl Geom {
 /// `vec![0.0; len]` is zeroed by the calling thread alone, while the pool waits (5 % of a
 /// batch-64 search's wall time, measured with `perf`).
 fn zeros(len: usize) -> Vec<f32> {
+    if len < SMALL {
+        return vec![0.0; len];
+    }
     let mut y = Vec::with_capacity(len);
     y.par_extend(rayon::iter::repeat_n(0.0f32, len));
     y
 }
+
+/// Below this many values an element-wise pass runs on the calling thread: handing it to the
+/// pool costs more than it saves (SQUID's small maps, the generator's first layers).
+const SMALL: usize = 1 << 15;
 
 /// Runs `work(first_image, images, out)` for every group of images, where `out` is the group's
 /// part of the output (`per_image` values an image). Groups run in parallel when there are at
@@ -420,6 +427,12 @@ where
     if plane == 0 || channels == 0 {
         return y;
     }
+    if y.len() < SMALL {
+        for (p, out_plane) in y.chunks_mut(plane).enumerate() {
+            f(p % channels, p, out_plane);
+        }
+        return y;
+    }
     // Blocks of whole planes, about 16 k values each.
     let per_block = (16_384 / plane).max(1);
     y.par_chunks_mut(per_block * plane)
@@ -578,15 +591,17 @@ fn per_channel<T: Send>(
     shape: [usize; 4],
     per_channel: impl Fn(usize, &dyn Fn(usize) -> std::ops::Range<usize>) -> T + Sync,
 ) -> Vec<T> {
-    let [_, channels, h, w] = shape;
+    let [batch, channels, h, w] = shape;
     let plane = h * w;
-    (0..channels)
-        .into_par_iter()
-        .map(|c| {
-            let range = |b: usize| (b * channels + c) * plane..(b * channels + c + 1) * plane;
-            per_channel(c, &range)
-        })
-        .collect()
+    let one = |c: usize| {
+        let range = |b: usize| (b * channels + c) * plane..(b * channels + c + 1) * plane;
+        per_channel(c, &range)
+    };
+    if batch * channels * plane < SMALL {
+        (0..channels).map(one).collect()
+    } else {
+        (0..channels).into_par_iter().map(one).collect()
+    }
 }
 
 /// Each channel's mean and biased variance over its `B·H·W` values of an NCHW tensor:
@@ -715,20 +730,26 @@ pub(crate) fn conv_transpose(x: &[f32], phases: &[f32], geo: Geom) -> Vec<f32> {
     let mut y = zeros(geo.hi_len());
     for_groups(geo, &mut y, geo.c_hi * plane, |first, images, out, par| {
         let columns = images * pixels;
-        with_scratch([k * columns, geo.c_hi * columns, 0], |[cols, dst, _]| {
-            for (r, t) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                phase_cols(x, geo, first, images, (r, t), cols);
-                let lhs = &phases[(r * 2 + t) * geo.c_hi * k..][..geo.c_hi * k];
-                product(dst, lhs, cols, (geo.c_hi, k, columns), false, false, par);
-                // Interleave the phase into rows 2p + r, columns 2q + t.
-                for (image, out_image) in out.chunks_mut(geo.c_hi * plane).enumerate() {
-                    for (c, out_plane) in out_image.chunks_mut(plane).enumerate() {
-                        let src = &dst[c * columns + image * pixels..][..pixels];
-                        for (p, src_row) in src.chunks(w).enumerate() {
-                            let row = &mut out_plane[(2 * p + r) * hi_w..][..hi_w];
-                            for (v, o) in src_row.iter().zip(row[t..].iter_mut().step_by(2)) {
-                                *o = *v;
-                            }
+        let phase_len = geo.c_hi * columns;
+        with_scratch([k * columns, 4 * phase_len, 0], |[cols, dst, _]| {
+            // The four phases' products side by side, then each output row 2p + r woven from
+            // row p of phases (r, 0) and (r, 1): columns 2q and 2q + 1.
+            for (phase, part) in dst.chunks_mut(phase_len).enumerate() {
+                phase_cols(x, geo, first, images, (phase / 2, phase % 2), cols);
+                let lhs = &phases[phase * geo.c_hi * k..][..geo.c_hi * k];
+                product(part, lhs, cols, (geo.c_hi, k, columns), false, false, par);
+            }
+            let dst = &*dst;
+            for (image, out_image) in out.chunks_mut(geo.c_hi * plane).enumerate() {
+                for (c, out_plane) in out_image.chunks_mut(plane).enumerate() {
+                    let at = c * columns + image * pixels;
+                    for (row_index, row) in out_plane.chunks_mut(hi_w).enumerate() {
+                        let (p, r) = (row_index / 2, row_index % 2);
+                        let even = &dst[(2 * r) * phase_len + at + p * w..][..w];
+                        let odd = &dst[(2 * r + 1) * phase_len + at + p * w..][..w];
+                        for ((pair, &a), &b) in row.chunks_exact_mut(2).zip(even).zip(odd) {
+                            pair[0] = a;
+                            pair[1] = b;
                         }
                     }
                 }
