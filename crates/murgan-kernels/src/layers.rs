@@ -112,9 +112,11 @@ fn stride_two_transpose(_: Tensor<4>, _: Tensor<4>) -> Tensor<4> {
 }
 
 /// `LeakyReLU(bn(x))` with negative slope `slope` (ReLU for 0), or `LeakyReLU(x)` without a
-/// BatchNorm. On `flex` with the BatchNorm in inference mode (or absent) and its γ and β not
+/// BatchNorm. On `flex`, with the BatchNorm in inference mode (or absent) and its γ and β not
 /// being trained, one fused per-channel pass (`x · γ/√(var + ε) + β − mean · γ/√(var + ε)`,
-/// then the activation) with a handwritten backward; otherwise Burn's BatchNorm and activation.
+/// then the activation) with a handwritten backward; in training mode, murgan's fused kernel
+/// (batch statistics, output, and a backward through the statistics to x, γ and β) and Burn's
+/// update of the running statistics; otherwise Burn's BatchNorm and activation.
 pub fn batch_norm_leaky_relu(bn: Option<&BatchNorm>, x: Tensor<4>, slope: f32) -> Tensor<4> {
     let device = x.device();
     if let Some(bn) = bn

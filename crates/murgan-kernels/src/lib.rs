@@ -14,9 +14,12 @@
 //!   pass is handwritten (each layer is the other's input gradient). Written with Burn's tensor
 //!   operations instead (im2col / col2im around one product) these layers were 1.1–6× slower
 //!   (`crates/murgan-kernels/examples/conv_layers.rs`, docs/performance.md).
-//! - BatchNorm in inference mode and the (Leaky)ReLU after it as one per-channel pass
-//!   ([`batch_norm_leaky_relu`]), instead of Burn's five passes (subtract, divide, multiply,
-//!   add, activate), each allocating a tensor and each recorded for the backward pass.
+//! - BatchNorm and the (Leaky)ReLU after it ([`batch_norm_leaky_relu`]): in inference mode one
+//!   per-channel pass instead of Burn's five (subtract, divide, multiply, add, activate), each
+//!   allocating a tensor and each recorded for the backward pass; in training mode one pass for
+//!   the batch statistics and one for the output, with a handwritten backward through the
+//!   statistics, instead of Burn's reductions over swapped dimensions and its separate
+//!   activation.
 //!
 //! The results equal Burn's layers up to float rounding, outputs and gradients (tested).
 //! Which path a layer takes is decided per call by [`enabled`].

@@ -1,6 +1,6 @@
 //! murgan's own CPU kernels, wired into Burn as a backend extension on `flex` with handwritten
 //! backward passes: the DCGAN's stride-2 layers (4 × 4 kernel, stride 2, padding 1) and
-//! BatchNorm in inference mode fused with its activation.
+//! BatchNorm fused with its activation, in inference mode and in training mode.
 //!
 //! Burn's `flex` convolutions multiply one image at a time; these fold a group of images into
 //! each product (see [`kernels`]). Each stride-2 layer is the other's input gradient with the
