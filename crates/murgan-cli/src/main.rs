@@ -126,6 +126,7 @@ struct MetricsArgs {
 
 fn main() -> Result<()> {
     murgan_core::tune_allocator();
+    murgan_core::default_sigpipe();
     match Cli::parse().command {
         Command::Synth(a) => run_synth(a),
         Command::Dataset(DatasetCommand::Summary(a)) => run_summary(a),

@@ -475,3 +475,38 @@ fn import_torch_writes_a_model_that_scores() {
     );
     assert!(!tmp.path().join("bad").exists());
 }
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    // `murgan ... | head`: once the reader has closed the pipe, the next write ends the
+    // process by SIGPIPE, as for other Unix tools, not by a panic inside `println!`.
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let out = p(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_murgan"))
+        .args([
+            "synth",
+            "--out",
+            &out,
+            "--per-category",
+            "2",
+            "--categories",
+            "HAND",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let result = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        result.status.signal(),
+        Some(13),
+        "{:?}: {stderr}",
+        result.status
+    );
+}

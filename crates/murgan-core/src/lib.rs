@@ -48,6 +48,7 @@
 pub mod allocator;
 pub mod backend;
 pub mod detector;
+pub mod process;
 
 pub use allocator::tune_allocator;
 pub use backend::{Backend, Device, device};
@@ -58,6 +59,7 @@ pub use murgan_data as data;
 pub use murgan_metrics as metrics;
 pub use murgan_models as models;
 pub use murgan_score as score;
+pub use process::default_sigpipe;
 
 /// Any error of murgan's library crates.
 #[derive(Debug, thiserror::Error)]
