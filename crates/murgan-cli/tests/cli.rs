@@ -489,7 +489,7 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
         .args([
             "synth",
             "--out",
-            &out,
+            out,
             "--per-category",
             "2",
             "--categories",
