@@ -125,6 +125,10 @@ pub fn batch_norm_leaky_relu(bn: Option<&BatchNorm>, x: Tensor<4>, slope: f32) -
         && bn.training.is_enabled()
         && fused_activation_supported(&x)
         && all_f32(bn)
+        // γ and β on the autodiff device too (plain weights meeting an autodiff input are
+        // left to Burn, which treats them as constants).
+        && bn.gamma.val().is_autodiff()
+        && bn.beta.val().is_autodiff()
     {
         return fused_training(bn, x, slope);
     }

@@ -378,3 +378,13 @@ fn layers_can_be_called_from_inside_rayon_tasks() {
         assert_close(&format!("call {k} inside a rayon task"), b, a);
     }
 }
+
+#[test]
+fn a_training_batch_norm_with_plain_weights_is_left_to_burn() {
+    // γ and β on the plain device meeting an autodiff input: Burn's path, weights as constants.
+    let bn = batch_norm(4);
+    let x = ramp([3, 4, 4, 4], 7).autodiff();
+    let ours = values(cpu_layers::batch_norm_leaky_relu(Some(&bn), x.clone(), 0.2));
+    let burn = values(leaky_relu(batch_norm(4).forward(x), 0.2));
+    assert_close("plain-weight training BatchNorm", &ours, &burn);
+}
