@@ -12,6 +12,7 @@ mode=${1:?mode}; opts=${2:-"--batch 64 --iterations 5"}; rounds=${3:-3}
 : "${PYTHON:?set PYTHON to a python with torch}"; : "${PEER:?set PEER to anogan_torch.py}"
 cargo build --release --example throughput >/dev/null
 out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
 for r in $(seq "$rounds"); do
   ./target/release/examples/throughput --mode "$mode" $opts --json | tail -n 1 >> "$out/murgan.jsonl"
   "$PYTHON" "$PEER" "$mode" $opts --threads "$(nproc)" | tail -n 1 >> "$out/torch.jsonl"
