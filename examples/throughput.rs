@@ -110,10 +110,7 @@ fn score(a: &Args, device: &murgan_core::Device, model: DcganConfig) -> Result<(
     let n = a.image_size;
     let generator = seeded(model.init_generator(device)?, 1).valid();
     let discriminator = seeded(model.init_discriminator(device)?, 2).valid();
-    let x = Tensor::<4>::from_data(
-        TensorData::new(noise_images(a.batch, n).concat(), [a.batch, 1, n, n]),
-        device,
-    );
+    let x = noise_batch(a.batch, n, device);
     let t0 = if a.mode == "latent" {
         let search = |iterations| {
             latent_search(
@@ -141,32 +138,50 @@ fn score(a: &Args, device: &murgan_core::Device, model: DcganConfig) -> Result<(
             encoder: Some(seeded(encoder, 3).valid()),
             kappa: 1.0,
         };
-        let scorer = Scorer::new(networks, ScoringOptions::default())?;
-        for _ in 0..a.warmup {
-            scorer.score(x.clone())?;
-        }
-        let t0 = Instant::now();
-        for _ in 0..a.iterations {
-            scorer.score(x.clone())?;
-        }
-        t0
+        time_scorer(a, &Scorer::new(networks, ScoringOptions::default())?, &x)?
     };
-    let dt = t0.elapsed().as_secs_f64();
-    let work = (a.batch * a.iterations) as f64;
-    if !a.json {
-        eprintln!("{} × batch {} at {n}×{n}: {dt:.2} s", a.iterations, a.batch);
-    }
     let key = if a.mode == "latent" {
         "img_iter_per_s"
     } else {
         "img_per_s"
     };
+    report_rate(a, device, n, t0, key);
+    Ok(())
+}
+
+/// `batch` noise images of side `n` as one tensor.
+fn noise_batch(batch: usize, n: usize, device: &murgan_core::Device) -> Tensor<4> {
+    Tensor::from_data(
+        TensorData::new(noise_images(batch, n).concat(), [batch, 1, n, n]),
+        device,
+    )
+}
+
+/// Scores `x` `a.warmup` times untimed, then `a.iterations` times; returns when timing began.
+fn time_scorer(a: &Args, scorer: &Scorer, x: &Tensor<4>) -> Result<Instant> {
+    for _ in 0..a.warmup {
+        scorer.score(x.clone())?;
+    }
+    let t0 = Instant::now();
+    for _ in 0..a.iterations {
+        scorer.score(x.clone())?;
+    }
+    Ok(t0)
+}
+
+/// Prints the rate of `a.iterations` batches since `t0` under `key` (images, or image
+/// iterations, per second).
+fn report_rate(a: &Args, device: &murgan_core::Device, n: usize, t0: Instant, key: &str) {
+    let dt = t0.elapsed().as_secs_f64();
+    if !a.json {
+        eprintln!("{} × batch {} at {n}×{n}: {dt:.2} s", a.iterations, a.batch);
+    }
+    let work = (a.batch * a.iterations) as f64;
     print_json(
         a,
         device,
         &format!("\"{key}\": {}, \"seconds\": {dt}", work / dt),
     );
-    Ok(())
 }
 
 fn train(a: &Args, device: &murgan_core::Device, model: DcganConfig) -> Result<()> {
@@ -202,27 +217,8 @@ fn squid_score(a: &Args, device: &murgan_core::Device) -> Result<()> {
         discriminator: seeded(config.discriminator().init_discriminator(device)?, 2).valid(),
     };
     let scorer = Scorer::new(networks, ScoringOptions::default())?;
-    let x = Tensor::<4>::from_data(
-        TensorData::new(noise_images(a.batch, n).concat(), [a.batch, 1, n, n]),
-        device,
-    );
-    for _ in 0..a.warmup {
-        scorer.score(x.clone())?;
-    }
-    let t0 = Instant::now();
-    for _ in 0..a.iterations {
-        scorer.score(x.clone())?;
-    }
-    let dt = t0.elapsed().as_secs_f64();
-    if !a.json {
-        eprintln!("{} × batch {} at {n}×{n}: {dt:.2} s", a.iterations, a.batch);
-    }
-    let work = (a.batch * a.iterations) as f64;
-    print_json(
-        a,
-        device,
-        &format!("\"img_per_s\": {}, \"seconds\": {dt}", work / dt),
-    );
+    let t0 = time_scorer(a, &scorer, &noise_batch(a.batch, n, device))?;
+    report_rate(a, device, n, t0, "img_per_s");
     Ok(())
 }
 

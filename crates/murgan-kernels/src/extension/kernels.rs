@@ -525,33 +525,26 @@ pub(crate) fn affine_leaky_backward(
     })
 }
 
-/// The sum of `f(a, b)` over pairs of `a` and `b`, in 16 independent lanes added at the end:
-/// the compiler vectorises it, and the order of additions is fixed, whatever the machine.
+/// The sum of `f(v)` over `values`, in 16 independent lanes added at the end: the compiler
+/// vectorises it (for the widest unit the CPU has, see [`simd`]), and the order of additions is
+/// fixed, whatever the machine.
 #[inline(always)]
-fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+fn lane_sum(values: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    const LANES: usize = 16;
     simd(
         #[inline(always)]
-        || lane_sum_body(a, b, f),
+        move || {
+            let mut acc = [0.0f32; LANES];
+            let chunks = values.chunks_exact(LANES);
+            let tail: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
+            for vs in chunks {
+                for (s, &v) in acc.iter_mut().zip(vs) {
+                    *s += f(v);
+                }
+            }
+            acc.iter().sum::<f32>() + tail
+        },
     )
-}
-
-#[inline(always)]
-fn lane_sum_body(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
-    const LANES: usize = 16;
-    let mut acc = [0.0f32; LANES];
-    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = a_chunks
-        .remainder()
-        .iter()
-        .zip(b_chunks.remainder())
-        .map(|(&x, &y)| f(x, y))
-        .sum();
-    for (xs, ys) in a_chunks.zip(b_chunks) {
-        for ((s, &x), &y) in acc.iter_mut().zip(xs).zip(ys) {
-            *s += f(x, y);
-        }
-    }
-    acc.iter().sum::<f32>() + tail
 }
 
 /// `(Σ t, Σ t·(x − m))` with `t = activation(g, y)` over one plane, in 16 lanes each (see
@@ -564,43 +557,34 @@ fn gradient_sums(
     m: f32,
     activation: impl Fn(f32, f32) -> f32,
 ) -> (f32, f32) {
+    const LANES: usize = 16;
     simd(
         #[inline(always)]
-        || gradient_sums_body(g, y, x, m, activation),
-    )
-}
-
-#[inline(always)]
-fn gradient_sums_body(
-    g: &[f32],
-    y: &[f32],
-    x: &[f32],
-    m: f32,
-    activation: impl Fn(f32, f32) -> f32,
-) -> (f32, f32) {
-    const LANES: usize = 16;
-    let (mut acc, mut acc_x) = ([0.0f32; LANES], [0.0f32; LANES]);
-    let chunks = g
-        .chunks_exact(LANES)
-        .zip(y.chunks_exact(LANES))
-        .zip(x.chunks_exact(LANES));
-    for ((gs, ys), xs) in chunks {
-        for i in 0..LANES {
-            let t = activation(gs[i], ys[i]);
-            acc[i] += t;
-            acc_x[i] += t * (xs[i] - m);
-        }
-    }
-    let full = g.len() / LANES * LANES;
-    let (mut tail, mut tail_x) = (0.0f32, 0.0f32);
-    for ((&g, &y), &x) in g[full..].iter().zip(&y[full..]).zip(&x[full..]) {
-        let t = activation(g, y);
-        tail += t;
-        tail_x += t * (x - m);
-    }
-    (
-        acc.iter().sum::<f32>() + tail,
-        acc_x.iter().sum::<f32>() + tail_x,
+        move || {
+            let (mut acc, mut acc_x) = ([0.0f32; LANES], [0.0f32; LANES]);
+            let chunks = g
+                .chunks_exact(LANES)
+                .zip(y.chunks_exact(LANES))
+                .zip(x.chunks_exact(LANES));
+            for ((gs, ys), xs) in chunks {
+                for i in 0..LANES {
+                    let t = activation(gs[i], ys[i]);
+                    acc[i] += t;
+                    acc_x[i] += t * (xs[i] - m);
+                }
+            }
+            let full = g.len() / LANES * LANES;
+            let (mut tail, mut tail_x) = (0.0f32, 0.0f32);
+            for ((&g, &y), &x) in g[full..].iter().zip(&y[full..]).zip(&x[full..]) {
+                let t = activation(g, y);
+                tail += t;
+                tail_x += t * (x - m);
+            }
+            (
+                acc.iter().sum::<f32>() + tail,
+                acc_x.iter().sum::<f32>() + tail_x,
+            )
+        },
     )
 }
 
@@ -636,14 +620,11 @@ pub(crate) fn channel_mean_var(x: &[f32], shape: [usize; 4]) -> Vec<f32> {
     let n = (batch * h * w).max(1) as f64;
     let stats = per_channel(shape, |_, range| {
         let sum: f64 = (0..batch)
-            .map(|b| f64::from(lane_sum(&x[range(b)], &x[range(b)], |v, _| v)))
+            .map(|b| f64::from(lane_sum(&x[range(b)], |v| v)))
             .sum();
         let mean = (sum / n) as f32;
         let squares: f64 = (0..batch)
-            .map(|b| {
-                let p = &x[range(b)];
-                f64::from(lane_sum(p, p, |v, _| (v - mean) * (v - mean)))
-            })
+            .map(|b| f64::from(lane_sum(&x[range(b)], |v| (v - mean) * (v - mean))))
             .sum();
         (mean, (squares / n) as f32)
     });
