@@ -25,12 +25,16 @@ struct Args {
     /// Output folder for the table, JSON and pictures.
     #[arg(long, default_value = "out/baseline")]
     out: PathBuf,
-    /// Network input size N (images become N×N).
-    #[arg(long, default_value_t = 64)]
+    /// Network input size N (images become N×N), as the main job's.
+    #[arg(long, default_value_t = 32)]
     image_size: u32,
-    /// Studies per category of the synthetic set.
-    #[arg(long, default_value_t = 60)]
+    /// Studies per category of the synthetic set (the main job's).
+    #[arg(long, default_value_t = 300)]
     per_category: usize,
+    /// Size of the synthetic findings against the generator's default drawing (the main
+    /// job's).
+    #[arg(long, default_value_t = 3.0)]
+    finding_scale: f32,
     /// Seed of the synthetic set and of the bootstrap.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -48,6 +52,7 @@ fn main() -> Result<()> {
             let config = synth::SynthConfig {
                 studies_per_category: args.per_category,
                 seed: args.seed,
+                finding_scale: args.finding_scale,
                 ..Default::default()
             };
             let report = synth::generate(&dir, &config, &|_, _| {})?;

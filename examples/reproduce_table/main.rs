@@ -120,8 +120,11 @@ struct Args {
     #[arg(long)]
     restarts: Option<usize>,
     /// Synthetic studies per category (without data).
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 300)]
     per_category: usize,
+    /// Size of the synthetic findings against the generator's default drawing (without data).
+    #[arg(long, default_value_t = 3.0)]
+    finding_scale: f32,
     /// Bootstrap resamples for the 95 % CIs.
     #[arg(long, default_value_t = 1000)]
     bootstrap: usize,
@@ -137,6 +140,9 @@ struct Args {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Settings {
     source: String,
+    /// The synthetic set's studies per category and finding scale (`None`: real data).
+    #[serde(default)]
+    synthetic: Option<(usize, f32)>,
     preset: String,
     image_size: usize,
     latent_dim: usize,
@@ -191,7 +197,7 @@ impl Settings {
         };
         let (image_size, latent_dim, width, batch_size, iterations, lr, steps) =
             match (a.preset.as_str(), &xray) {
-                ("quick", _) => (32, 32, 16, 32, 300, 5e-4, 100),
+                ("quick", _) => (32, 32, 16, 32, 1000, 5e-4, 100),
                 ("paper", _) => (64, 128, 64, 128, 10_000, 1e-4, 500),
                 (_, Some(p)) => (
                     p.image_size,
@@ -209,8 +215,11 @@ impl Settings {
         let quick = a.preset == "quick";
         let iterations = a.iterations.unwrap_or(iterations);
         let encoder_iterations = xray.as_ref().map_or(iterations, |p| p.encoder_iterations);
+        let synthetic = (a.mura_root.is_none() && a.data.is_none())
+            .then_some((a.per_category, a.finding_scale));
         Ok(Self {
             source,
+            synthetic,
             preset: a.preset.clone(),
             image_size: a.image_size.unwrap_or(image_size),
             latent_dim: a.latent.unwrap_or(latent_dim),
@@ -330,6 +339,7 @@ fn main() -> Result<()> {
         let config = synth::SynthConfig {
             studies_per_category: a.per_category,
             seed: a.seed,
+            finding_scale: a.finding_scale,
             ..Default::default()
         };
         if !dir.join("MURA-v1.1").is_dir() {

@@ -63,6 +63,62 @@ fn scored(records: &[ImageRecord], values: &[f64], category: &str) -> Vec<Scored
         .collect()
 }
 
+/// Each abnormal synthetic study's finding, from the generator's `synthetic_findings.csv`,
+/// keyed like [`ImageRecord::study_key`] (empty for real data).
+fn synthetic_findings(root: &Path) -> BTreeMap<String, String> {
+    let path = [root.to_path_buf(), root.join(data::mura::MURA_DIR)]
+        .into_iter()
+        .map(|d| d.join(synth::FINDINGS_CSV))
+        .find(|p| p.is_file());
+    let Some(text) = path.and_then(|p| std::fs::read_to_string(p).ok()) else {
+        return BTreeMap::new();
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(','))
+        .map(|(study, name)| {
+            let key = study.trim().trim_end_matches('/');
+            let key = key
+                .strip_prefix(data::mura::MURA_DIR)
+                .map_or(key, |k| k.trim_start_matches('/'));
+            (key.to_string(), name.trim().to_string())
+        })
+        .collect()
+}
+
+/// Image-level AUC of `values` for each kind of finding against every normal image:
+/// finding → (AUC, abnormal images with it).
+fn auc_by_finding(
+    records: &[ImageRecord],
+    values: &[f64],
+    findings: &BTreeMap<String, String>,
+) -> BTreeMap<String, (f64, usize)> {
+    let mut groups: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut normals = Vec::new();
+    for (r, &v) in records.iter().zip(values) {
+        if r.label.is_abnormal() {
+            let kind = findings
+                .get(&r.study_key())
+                .map_or("unknown", String::as_str);
+            groups.entry(kind).or_default().push(v);
+        } else {
+            normals.push(v);
+        }
+    }
+    groups
+        .into_iter()
+        .filter_map(|(kind, pos)| {
+            let labels: Vec<bool> = (0..pos.len() + normals.len())
+                .map(|i| i < pos.len())
+                .collect();
+            let scores: Vec<f64> = pos.iter().chain(&normals).copied().collect();
+            metrics::roc_auc(&labels, &scores)
+                .ok()
+                .map(|a| (kind.to_string(), (a, pos.len())))
+        })
+        .collect()
+}
+
 #[allow(clippy::too_many_lines)]
 pub(crate) fn run_category(
     set: &DataSet,
@@ -156,6 +212,13 @@ pub(crate) fn run_category(
         ..Default::default()
     };
     let (mut image, mut study, mut curves) = (BTreeMap::new(), BTreeMap::new(), Vec::new());
+    let findings = synthetic_findings(&set.root);
+    let main_columns: Vec<&str> = settings
+        .main_scores()
+        .into_iter()
+        .map(|(_, _, column)| column)
+        .collect();
+    let mut by_finding = BTreeMap::new();
     let mut csv = String::from("path,study,label,column,score\n");
     for (model, detector) in &detectors {
         let t = Instant::now();
@@ -178,6 +241,12 @@ pub(crate) fn run_category(
                     r.study_key(),
                     r.label.as_u8()
                 ));
+            }
+            if !findings.is_empty() && main_columns.contains(column) {
+                by_finding.insert(
+                    column.to_string(),
+                    auc_by_finding(&records, &values, &findings),
+                );
             }
             let images = scored(&records, &values, &name);
             let report = Report::compute(&images, &opts)?;
@@ -240,6 +309,7 @@ pub(crate) fn run_category(
         })
         .max_by(|a, b| a.1.total_cmp(&b.1));
     Ok(CategoryResult {
+        by_finding,
         main_best,
         reported_anogan: REPORTED.iter().find(|(c, _)| *c == name).map(|(_, a)| *a),
         category: name,

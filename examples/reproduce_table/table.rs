@@ -15,7 +15,7 @@ pub(crate) const REPORTED: [(&str, f64); 7] = [
 ];
 
 /// The scores of the table, in column order: (column name, detector, component or main score).
-pub(crate) const COLUMNS: [(&str, &str, Option<&str>); 12] = [
+pub(crate) const COLUMNS: [(&str, &str, Option<&str>); 14] = [
     ("AnoGAN", "anogan", None),
     ("f-AnoGAN", "fanogan", None),
     ("alpha-GAN L1", "alphagan", Some("l1")),
@@ -28,6 +28,8 @@ pub(crate) const COLUMNS: [(&str, &str, Option<&str>); 12] = [
     ("AnoGAN residual", "anogan", Some("residual")),
     ("SQUID coarse", "squid", Some("residual_coarse")),
     ("f-AnoGAN combined", "fanogan", Some("combined")),
+    ("f-AnoGAN peak", "fanogan", Some("residual_peak")),
+    ("SQUID peak", "squid", Some("residual_peak")),
 ];
 
 /// The columns shown in table.md (every column is in table.json).
@@ -50,6 +52,10 @@ pub(crate) struct CategoryResult {
     /// run; `main_scores` in table.json names them).
     #[serde(default)]
     pub(crate) main_best: Option<(String, f64)>,
+    /// Synthetic data: for each declared main score's column, the image-level AUC of every kind
+    /// of finding against all normal images, with the number of abnormal images of that kind.
+    #[serde(default)]
+    pub(crate) by_finding: BTreeMap<String, BTreeMap<String, (f64, usize)>>,
     pub(crate) seconds: f64,
 }
 
@@ -94,5 +100,43 @@ pub(crate) fn markdown(title: &str, results: &[CategoryResult]) -> String {
          score column: a maximum taken on the evaluated split, so it is optimistic; the per-score \
          study-level figures are in table.json.\n",
     );
+    if results.iter().any(|r| !r.by_finding.is_empty()) {
+        s.push_str(&finding_table(results));
+    }
+    s
+}
+
+/// The kinds of synthetic finding, in table order.
+const FINDINGS: [&str; 4] = ["fracture", "hardware", "lytic_lesion", "sclerotic_lesion"];
+
+/// Synthetic data: the best main score of each category, split by kind of finding.
+fn finding_table(results: &[CategoryResult]) -> String {
+    let mut s = String::from(
+        "\nThe best main score of each category by kind of synthetic finding (image-level AUC of \
+         the images with that finding against all normal images; abnormal images in brackets):\n\n\
+         | category | main score | fracture | hardware | lytic lesion | sclerotic lesion |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    for r in results {
+        let Some((column, _)) = &r.main_best else {
+            continue;
+        };
+        let Some(kinds) = r.by_finding.get(column) else {
+            continue;
+        };
+        let cells: Vec<String> = FINDINGS
+            .iter()
+            .map(|k| {
+                kinds
+                    .get(*k)
+                    .map_or("–".into(), |(a, n)| format!("{a:.2} ({n})"))
+            })
+            .collect();
+        s.push_str(&format!(
+            "| {} | {column} | {} |\n",
+            r.category,
+            cells.join(" | ")
+        ));
+    }
     s
 }

@@ -75,6 +75,10 @@ struct SynthArgs {
     /// Fraction of abnormal studies per split.
     #[arg(long, default_value_t = 0.4)]
     abnormal_fraction: f32,
+    /// Size of every finding against its default drawing (0.25–8); larger findings stay
+    /// visible in images shrunk for a small network.
+    #[arg(long, default_value_t = 1.0)]
+    finding_scale: f32,
     /// Also write a picture of normal and abnormal samples per category to this PNG.
     #[arg(long)]
     preview: Option<PathBuf>,
@@ -157,6 +161,7 @@ fn run_synth(a: SynthArgs) -> Result<()> {
         abnormal_fraction: a.abnormal_fraction,
         categories: categories.clone(),
         seed: a.seed,
+        finding_scale: a.finding_scale,
         ..Default::default()
     };
     config.validate()?;
@@ -172,7 +177,13 @@ fn run_synth(a: SynthArgs) -> Result<()> {
         report.dataset_dir.display()
     );
     if let Some(path) = a.preview {
-        let img = synth::preview(&categories, 3, a.image_size.min(128), a.seed);
+        let img = synth::preview(
+            &categories,
+            3,
+            a.image_size.min(128),
+            a.seed,
+            a.finding_scale,
+        );
         synth::write_png(&path, &img)?;
         println!("wrote preview {}", path.display());
     }

@@ -65,6 +65,18 @@ fn synth_then_summary() {
     ]);
     assert!(table.status.success());
     assert!(String::from_utf8_lossy(&table.stdout).contains("| HAND |"));
+    // Every abnormal study's finding is listed beside the CSVs.
+    let findings =
+        std::fs::read_to_string(tmp.path().join("MURA-v1.1/synthetic_findings.csv")).unwrap();
+    assert!(findings.starts_with("study,pathology\n"), "{findings}");
+
+    // A finding scale outside its range is refused before anything is written.
+    let bad = tempfile::tempdir().unwrap();
+    let out = murgan(&["synth", "--out", p(bad.path()), "--finding-scale", "0"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("finding scale 0"), "{err}");
+    assert!(!bad.path().join("MURA-v1.1").exists());
 }
 
 #[test]

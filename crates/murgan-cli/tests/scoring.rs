@@ -132,7 +132,14 @@ fn score_evaluate_and_calibrate_a_trained_model() {
         p(&tmp.path().join("plots")),
     ]));
     assert!(eval["score"]["image"]["HAND"]["auc"].is_number(), "{eval}");
-    for column in ["score", "residual", "feature", "d", "residual_coarse"] {
+    for column in [
+        "score",
+        "residual",
+        "feature",
+        "d",
+        "residual_coarse",
+        "residual_peak",
+    ] {
         let m = stdout_json(&murgan(&[
             "metrics",
             "--scores",

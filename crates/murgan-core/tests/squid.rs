@@ -172,7 +172,7 @@ fn squid_learns_normals_and_finds_a_planted_lesion() {
             s.score
         );
         let names: Vec<&str> = s.components.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["residual", "residual_coarse", "d"]);
+        assert_eq!(names, ["residual", "residual_coarse", "d", "residual_peak"]);
     }
 
     // The memory holds normal patterns only, so the lesion is not rebuilt: it raises the

@@ -50,10 +50,16 @@ impl Method {
     pub fn components(self) -> &'static [&'static str] {
         match self {
             Method::Search => &["residual", "discrimination"],
-            Method::Izi => &["residual", "feature", "d", "residual_coarse"],
+            Method::Izi => &[
+                "residual",
+                "feature",
+                "d",
+                "residual_coarse",
+                "residual_peak",
+            ],
             Method::IziSearch => &["residual", "discrimination", "izi"],
             Method::Reconstruction => &["l1", "l2", "feature", "d", "c"],
-            Method::Inpainting => &["residual", "residual_coarse", "d"],
+            Method::Inpainting => &["residual", "residual_coarse", "d", "residual_peak"],
         }
     }
 
@@ -320,10 +326,23 @@ impl Scorer {
         match (self.method, self.options.main.is_some()) {
             (m, false) => m.components(),
             (Method::Search, true) => &["search", "residual", "discrimination"],
-            (Method::Izi, true) => &["izi", "residual", "feature", "d", "residual_coarse"],
+            (Method::Izi, true) => &[
+                "izi",
+                "residual",
+                "feature",
+                "d",
+                "residual_coarse",
+                "residual_peak",
+            ],
             (Method::IziSearch, true) => &["izi-search", "residual", "discrimination", "izi"],
             (Method::Reconstruction, true) => &["l1", "l2", "feature", "d", "c"],
-            (Method::Inpainting, true) => &["inpainting", "residual", "residual_coarse", "d"],
+            (Method::Inpainting, true) => &[
+                "inpainting",
+                "residual",
+                "residual_coarse",
+                "d",
+                "residual_peak",
+            ],
         }
     }
 
@@ -504,13 +523,32 @@ fn coarse(t: Tensor<4>) -> Tensor<4> {
         .reshape([b, c, gh, gw])
 }
 
-/// Per image, mean (x − x̂)² and its coarse counterpart on [`coarse`] block means.
-fn residuals(x: &Tensor<4>, xh: &Tensor<4>) -> (Vec<f64>, Vec<f64>) {
-    let pixel = host(per_image_mean((x.clone() - xh.clone()).powi_scalar(2)));
-    let blocks = host(per_image_mean(
-        (coarse(x.clone()) - coarse(xh.clone())).powi_scalar(2),
-    ));
-    (pixel, blocks)
+/// Per image: mean (x − x̂)², its coarse counterpart on [`coarse`] block means, and its peak,
+/// the largest mean (x − x̂)² of one [`coarse`] block (a focal finding — a fracture, a lesion,
+/// a screw — that the image-wide mean dilutes).
+fn residuals(x: &Tensor<4>, xh: &Tensor<4>) -> Residuals {
+    let squared = (x.clone() - xh.clone()).powi_scalar(2);
+    let b = squared.dims()[0];
+    let peak = host(
+        coarse(squared.clone())
+            .reshape([b as i32, -1])
+            .max_dim(1)
+            .reshape([b]),
+    );
+    Residuals {
+        pixel: host(per_image_mean(squared)),
+        coarse: host(per_image_mean(
+            (coarse(x.clone()) - coarse(xh.clone())).powi_scalar(2),
+        )),
+        peak,
+    }
+}
+
+/// The residual components of a batch, one value per image.
+struct Residuals {
+    pixel: Vec<f64>,
+    coarse: Vec<f64>,
+    peak: Vec<f64>,
 }
 
 /// f-AnoGAN's izi score, with the discriminator's judgement and the coarse residual as
@@ -518,19 +556,20 @@ fn residuals(x: &Tensor<4>, xh: &Tensor<4>) -> (Vec<f64>, Vec<f64>) {
 fn izi(g: &Generator, d: &Discriminator, e: &Encoder, kappa: f64, x: Tensor<4>) -> ScoredBatch {
     let b = x.dims()[0];
     let xh = g.forward(e.forward(x.clone()));
-    let (residual, coarse_residual) = residuals(&x, &xh);
+    let r = residuals(&x, &xh);
     let (logit, fx) = d.forward(x);
     let feature = host(per_image_mean((fx - d.features(xh.clone())).powi_scalar(2)));
     // An image the discriminator finds unreal has a low logit: negated, as alpha-GAN's `d`.
     let d_score = host(logit.reshape([b]).neg());
     let scores = (0..b)
         .map(|i| Scores {
-            score: residual[i] + kappa * feature[i],
+            score: r.pixel[i] + kappa * feature[i],
             components: vec![
-                ("residual".into(), residual[i]),
+                ("residual".into(), r.pixel[i]),
                 ("feature".into(), feature[i]),
                 ("d".into(), d_score[i]),
-                ("residual_coarse".into(), coarse_residual[i]),
+                ("residual_coarse".into(), r.coarse[i]),
+                ("residual_peak".into(), r.peak[i]),
             ],
         })
         .collect();
@@ -585,7 +624,7 @@ fn alpha(
 fn squid(model: &Squid, d: &Discriminator, x: Tensor<4>) -> ScoredBatch {
     let b = x.dims()[0];
     let xh = model.forward(x.clone());
-    let (residual, coarse_residual) = residuals(&x, &xh);
+    let r = residuals(&x, &xh);
     let (logit_rec, _) = d.forward(xh.clone());
     let (logit_x, _) = d.forward(x);
     let own = host(logit_rec.reshape([b]).neg());
@@ -594,9 +633,10 @@ fn squid(model: &Squid, d: &Discriminator, x: Tensor<4>) -> ScoredBatch {
         .map(|i| Scores {
             score: own[i],
             components: vec![
-                ("residual".into(), residual[i]),
-                ("residual_coarse".into(), coarse_residual[i]),
+                ("residual".into(), r.pixel[i]),
+                ("residual_coarse".into(), r.coarse[i]),
                 ("d".into(), d_score[i]),
+                ("residual_peak".into(), r.peak[i]),
             ],
         })
         .collect();

@@ -321,16 +321,24 @@ fn scorers_report_their_components_with_fixed_directions() {
                 + at(2 * by + 1, 2 * bx + 1))
                 / 4.0
         };
-        let mut coarse = 0.0;
+        let squared: Vec<f32> = xs.iter().zip(&xh).map(|(a, b)| (a - b) * (a - b)).collect();
+        let (mut coarse, mut peak) = (0.0, 0.0f64);
         for by in 0..8 {
             for bx in 0..8 {
                 coarse += (block(&xs, by, bx) - block(&xh, by, bx)).powi(2) / 64.0;
+                peak = peak.max(block(&squared, by, bx));
             }
         }
         assert!(
             close(sc.get("residual_coarse").unwrap(), coarse),
             "{sc:?} vs {coarse}"
         );
+        // The peak: the largest block mean of (x − x̂)², above the image-wide mean.
+        assert!(
+            close(sc.get("residual_peak").unwrap(), peak),
+            "{sc:?} vs {peak}"
+        );
+        assert!(peak > r, "{peak} vs {r}");
     }
     // Scoring is deterministic.
     assert_eq!(scorer.score(x.clone()).unwrap().scores, out.scores);
@@ -346,7 +354,14 @@ fn scorers_report_their_components_with_fixed_directions() {
     .unwrap();
     assert_eq!(
         judged.component_names(),
-        ["izi", "residual", "feature", "d", "residual_coarse"]
+        [
+            "izi",
+            "residual",
+            "feature",
+            "d",
+            "residual_coarse",
+            "residual_peak"
+        ]
     );
     let by_d = judged.score(x.clone()).unwrap();
     for (j, plain) in by_d.scores.iter().zip(&out.scores) {

@@ -58,7 +58,13 @@ async fn endpoints_answer_and_user_mistakes_get_json_errors() {
     assert_eq!(models[0]["kind"], "fanogan");
     assert_eq!(
         models[0]["components"],
-        serde_json::json!(["residual", "feature", "d", "residual_coarse"])
+        serde_json::json!([
+            "residual",
+            "feature",
+            "d",
+            "residual_coarse",
+            "residual_peak"
+        ])
     );
 
     // A raw PNG body, the only model: a score, its parts, pictures, no verdict (uncalibrated).
@@ -206,7 +212,7 @@ async fn a_squid_model_is_served() {
     assert_eq!(models[0]["method"], "inpainting");
     assert_eq!(
         models[0]["components"],
-        serde_json::json!(["residual", "residual_coarse", "d"])
+        serde_json::json!(["residual", "residual_coarse", "d", "residual_peak"])
     );
     let (s, r) = call(&app, post("/api/score", common::xray_png(40, 30, 0))).await;
     assert_eq!(s, StatusCode::OK, "{r}");

@@ -28,6 +28,11 @@ use crate::mura::{MURA_DIR, image_paths_csv, labeled_studies_csv};
 use crate::seed::item_seed;
 use crate::{Category, DataError, Label, Result, Split};
 
+/// The file beside the split CSVs that names each abnormal study's finding (`study,pathology`:
+/// the study folder as in the labelled-studies CSVs, and [`Pathology::name`], or `none` where
+/// no place on the film could hold one).
+pub const FINDINGS_CSV: &str = "synthetic_findings.csv";
+
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SynthConfig {
@@ -45,6 +50,15 @@ pub struct SynthConfig {
     pub categories: Vec<Category>,
     /// Seed of every random choice.
     pub seed: u64,
+    /// Size of every finding against its default drawing (1); larger findings stay visible
+    /// when the images are shrunk for a small network.
+    #[serde(default = "unit_scale")]
+    pub finding_scale: f32,
+}
+
+/// Findings at their default size.
+fn unit_scale() -> f32 {
+    1.0
 }
 
 impl Default for SynthConfig {
@@ -59,6 +73,7 @@ impl Default for SynthConfig {
             max_images_per_study: 3,
             categories: Category::ALL.to_vec(),
             seed: 0,
+            finding_scale: 1.0,
         }
     }
 }
@@ -80,6 +95,12 @@ impl SynthConfig {
             || !(0.0..1.0).contains(&self.abnormal_fraction)
         {
             return bad("valid and abnormal fractions must lie in [0, 1)".into());
+        }
+        if !(0.25..=8.0).contains(&self.finding_scale) {
+            return bad(format!(
+                "finding scale {} out of range 0.25..=8",
+                self.finding_scale
+            ));
         }
         if self.max_images_per_study == 0 || self.categories.is_empty() {
             return bad("need at least one image per study and one category".into());
@@ -107,6 +128,9 @@ pub struct StudyPlan {
     pub patient_seed: u64,
     /// Seed of the study's finding and views.
     pub study_seed: u64,
+    /// Size of the study's finding against its default drawing.
+    #[serde(default = "unit_scale")]
+    pub finding_scale: f32,
 }
 
 impl StudyPlan {
@@ -164,6 +188,7 @@ pub fn plan(config: &SynthConfig) -> Result<Vec<StudyPlan>> {
                         images: rng.random_range(1..=config.max_images_per_study),
                         patient_seed,
                         study_seed: rng.random(),
+                        finding_scale: config.finding_scale,
                     });
                     made += 1;
                 }
@@ -200,6 +225,7 @@ pub fn study_finding(anatomy: &Anatomy, study_seed: u64) -> Option<Finding> {
             bone,
             at: rng.random_range(0.25..0.75),
             pathology,
+            scale: 1.0,
         };
         if let Some((x, y)) = render::finding_centre(anatomy, &finding)
             && (0.15..0.85).contains(&x)
@@ -229,7 +255,10 @@ pub fn render_view(
 pub fn render_study(plan: &StudyPlan, size: u32) -> Vec<GrayImage> {
     let anatomy = patient_anatomy(plan.category, plan.patient_seed);
     let finding = match plan.label {
-        Label::Abnormal => study_finding(&anatomy, plan.study_seed),
+        Label::Abnormal => study_finding(&anatomy, plan.study_seed).map(|f| Finding {
+            scale: plan.finding_scale,
+            ..f
+        }),
         Label::Normal => None,
     };
     (0..plan.images)
@@ -270,6 +299,13 @@ pub fn generate(
         progress(n, total);
         Ok(())
     })?;
+    let mut findings = String::from("study,pathology\n");
+    for p in plans.iter().filter(|p| p.label == Label::Abnormal) {
+        let anatomy = patient_anatomy(p.category, p.patient_seed);
+        let name = study_finding(&anatomy, p.study_seed).map_or("none", |f| f.pathology.name());
+        findings.push_str(&format!("{MURA_DIR}/{}/,{name}\n", p.rel_dir()));
+    }
+    write_atomic(&dir.join(FINDINGS_CSV), findings.as_bytes())?;
     let mut images = 0;
     for split in [Split::Train, Split::Valid] {
         let mut paths = String::new();
@@ -293,8 +329,14 @@ pub fn generate(
 }
 
 /// A picture of `per_row` normal and `per_row` abnormal samples for each category: one row
-/// per category, normals left, abnormals right.
-pub fn preview(categories: &[Category], per_row: usize, size: u32, seed: u64) -> GrayImage {
+/// per category, normals left, abnormals right (findings drawn at `finding_scale`).
+pub fn preview(
+    categories: &[Category],
+    per_row: usize,
+    size: u32,
+    seed: u64,
+    finding_scale: f32,
+) -> GrayImage {
     let cols = 2 * per_row;
     let gap = 4;
     let (w, h) = (
@@ -312,7 +354,10 @@ pub fn preview(categories: &[Category], per_row: usize, size: u32, seed: u64) ->
             let anatomy = patient_anatomy(cat, rng.random());
             let study_seed: u64 = rng.random();
             let finding = if col >= per_row {
-                study_finding(&anatomy, study_seed)
+                study_finding(&anatomy, study_seed).map(|f| Finding {
+                    scale: finding_scale,
+                    ..f
+                })
             } else {
                 None
             };

@@ -109,6 +109,10 @@ pub struct Finding {
     pub at: f32,
     /// What it is.
     pub pathology: Pathology,
+    /// Size of the finding against its default drawing (1: as drawn by
+    /// [`super::study_finding`]); widths, lengths and displacements across the bone scale
+    /// with it, the bone it sits on does not.
+    pub scale: f32,
 }
 
 /// How a view is taken: pose of the limb and exposure of the film.
@@ -295,6 +299,9 @@ fn pathological_bone(bone: &Bone, frame: &Frame, f: &Finding, q: P2) -> f32 {
     let (u, v) = frame.local(q);
     let u0 = f.at * frame.len;
     let r = frame.r;
+    // The finding's own unit of size: the bone's radius, times its scale.
+    let k = f.scale.max(0.0);
+    let rs = r * k;
     match f.pathology {
         Pathology::Fracture {
             obliquity,
@@ -311,7 +318,7 @@ fn pathological_bone(bone: &Bone, frame: &Frame, f: &Finding, q: P2) -> f32 {
             let line = u0 + obliquity.tan() * v + jag;
             let distal = u > line;
             let q_src = if distal {
-                let (du, dv) = (displacement.0 * r, displacement.1 * r);
+                let (du, dv) = (displacement.0 * rs, displacement.1 * rs);
                 (
                     q.0 - du * frame.dir.0 - dv * frame.nrm.0,
                     q.1 - du * frame.dir.1 - dv * frame.nrm.1,
@@ -320,7 +327,7 @@ fn pathological_bone(bone: &Bone, frame: &Frame, f: &Finding, q: P2) -> f32 {
                 q
             };
             let density = bone_density(bone, q_src);
-            let half_gap = 0.5 * (gap * r).max(MIN_GAP);
+            let half_gap = 0.5 * (gap * rs).max(MIN_GAP * k);
             let in_gap = 1.0 - smoothstep(half_gap, half_gap * 1.6, (u - line).abs());
             density * (1.0 - 0.9 * in_gap)
         }
@@ -331,8 +338,8 @@ fn pathological_bone(bone: &Bone, frame: &Frame, f: &Finding, q: P2) -> f32 {
             offset,
         } => {
             let density = bone_density(bone, q);
-            let rho = (((u - u0) / (rx * r).max(MIN_LESION)).powi(2)
-                + ((v - offset * r) / (ry * r)).powi(2))
+            let rho = (((u - u0) / (rx * rs).max(MIN_LESION * k)).powi(2)
+                + ((v - offset * r) / (ry * rs)).powi(2))
             .sqrt();
             let mask = 1.0 - smoothstep(0.7, 1.0, rho);
             if density <= 0.0 {
@@ -349,17 +356,19 @@ fn pathological_bone(bone: &Bone, frame: &Frame, f: &Finding, q: P2) -> f32 {
             screws,
         } => {
             let density = bone_density(bone, q);
-            let half = 0.5 * length * frame.len;
-            let pw = 0.55 * r;
+            let half = 0.5 * (length * k).min(0.9) * frame.len;
+            let pw = 0.55 * rs;
             let centre = side * (r * 1.1 + pw / 2.0);
             let mut metal = 0.0;
             if (u - u0).abs() < half && (v - centre).abs() < pw / 2.0 {
                 metal += MU_METAL;
             }
             let n = screws.max(1) as f32;
-            for k in 0..screws {
-                let uk = u0 - half + (k as f32 + 0.5) * (2.0 * half / n);
-                if (u - uk).abs() < 0.13 * r && v * side > -1.2 * r && v * side < centre * side + pw
+            for j in 0..screws {
+                let uk = u0 - half + (j as f32 + 0.5) * (2.0 * half / n);
+                if (u - uk).abs() < 0.13 * rs
+                    && v * side > -1.2 * r
+                    && v * side < centre * side + pw
                 {
                     metal += 0.8 * MU_METAL;
                 }
