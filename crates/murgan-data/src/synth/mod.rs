@@ -251,16 +251,22 @@ pub fn render_view(
     render::render(anatomy, finding, &view, size, &mut rng)
 }
 
-/// Renders every image of a planned study.
-pub fn render_study(plan: &StudyPlan, size: u32) -> Vec<GrayImage> {
-    let anatomy = patient_anatomy(plan.category, plan.patient_seed);
-    let finding = match plan.label {
-        Label::Abnormal => study_finding(&anatomy, plan.study_seed).map(|f| Finding {
+/// The finding a planned study carries, at its scale (`None` for a normal study, or where no
+/// place on the film could hold one).
+pub fn plan_finding(plan: &StudyPlan, anatomy: &Anatomy) -> Option<Finding> {
+    match plan.label {
+        Label::Abnormal => study_finding(anatomy, plan.study_seed).map(|f| Finding {
             scale: plan.finding_scale,
             ..f
         }),
         Label::Normal => None,
-    };
+    }
+}
+
+/// Renders every image of a planned study.
+pub fn render_study(plan: &StudyPlan, size: u32) -> Vec<GrayImage> {
+    let anatomy = patient_anatomy(plan.category, plan.patient_seed);
+    let finding = plan_finding(plan, &anatomy);
     (0..plan.images)
         .map(|i| render_view(&anatomy, finding.as_ref(), plan.study_seed, i, size))
         .collect()
@@ -302,7 +308,7 @@ pub fn generate(
     let mut findings = String::from("study,pathology\n");
     for p in plans.iter().filter(|p| p.label == Label::Abnormal) {
         let anatomy = patient_anatomy(p.category, p.patient_seed);
-        let name = study_finding(&anatomy, p.study_seed).map_or("none", |f| f.pathology.name());
+        let name = plan_finding(p, &anatomy).map_or("none", |f| f.pathology.name());
         findings.push_str(&format!("{MURA_DIR}/{}/,{name}\n", p.rel_dir()));
     }
     write_atomic(&dir.join(FINDINGS_CSV), findings.as_bytes())?;
