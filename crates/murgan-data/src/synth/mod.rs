@@ -263,13 +263,14 @@ pub fn plan_finding(plan: &StudyPlan, anatomy: &Anatomy) -> Option<Finding> {
     }
 }
 
-/// Renders every image of a planned study.
-pub fn render_study(plan: &StudyPlan, size: u32) -> Vec<GrayImage> {
+/// Renders every image of a planned study; returns them with the finding they show.
+pub fn render_study(plan: &StudyPlan, size: u32) -> (Option<Finding>, Vec<GrayImage>) {
     let anatomy = patient_anatomy(plan.category, plan.patient_seed);
     let finding = plan_finding(plan, &anatomy);
-    (0..plan.images)
+    let images = (0..plan.images)
         .map(|i| render_view(&anatomy, finding.as_ref(), plan.study_seed, i, size))
-        .collect()
+        .collect();
+    (finding, images)
 }
 
 /// What [`generate`] wrote.
@@ -295,21 +296,27 @@ pub fn generate(
     fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, e))?;
     let done = std::sync::atomic::AtomicUsize::new(0);
     let total = plans.len();
-    plans.par_iter().try_for_each(|p| -> Result<()> {
-        let study_dir = dir.join(p.rel_dir());
-        fs::create_dir_all(&study_dir).map_err(|e| DataError::io(&study_dir, e))?;
-        for (i, img) in render_study(p, config.image_size).iter().enumerate() {
-            write_png(&study_dir.join(format!("image{}.png", i + 1)), img)?;
-        }
-        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        progress(n, total);
-        Ok(())
-    })?;
+    // Each study's finding, in plan order, as it was rendered.
+    let drawn = plans
+        .par_iter()
+        .map(|p| -> Result<Option<Finding>> {
+            let study_dir = dir.join(p.rel_dir());
+            fs::create_dir_all(&study_dir).map_err(|e| DataError::io(&study_dir, e))?;
+            let (finding, images) = render_study(p, config.image_size);
+            for (i, img) in images.iter().enumerate() {
+                write_png(&study_dir.join(format!("image{}.png", i + 1)), img)?;
+            }
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress(n, total);
+            Ok(finding)
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut findings = String::from("study,pathology\n");
-    for p in plans.iter().filter(|p| p.label == Label::Abnormal) {
-        let anatomy = patient_anatomy(p.category, p.patient_seed);
-        let name = plan_finding(p, &anatomy).map_or("none", |f| f.pathology.name());
-        findings.push_str(&format!("{MURA_DIR}/{}/,{name}\n", p.rel_dir()));
+    for (p, finding) in plans.iter().zip(&drawn) {
+        if p.label == Label::Abnormal {
+            let name = finding.map_or("none", |f| f.pathology.name());
+            findings.push_str(&format!("{MURA_DIR}/{}/,{name}\n", p.rel_dir()));
+        }
     }
     write_atomic(&dir.join(FINDINGS_CSV), findings.as_bytes())?;
     let mut images = 0;
