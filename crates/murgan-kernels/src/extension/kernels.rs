@@ -242,17 +242,34 @@ pub(crate) fn weight_grad(lo: &[f32], hi: &[f32], geo: Geom) -> Vec<f32> {
                 // One image's low-resolution side is already a [c_lo, pixels] matrix.
                 let staged = if images == 1 { 0 } else { geo.c_lo * columns };
                 let planes = geo.c_hi * 4 * columns;
+                let pixel_major = k >= PIXEL_MAJOR_MIN_ROWS;
+                let planes = if pixel_major { 0 } else { planes };
                 with_scratch([k * columns, staged, planes], |[cols, staging, planes]| {
-                    parity_planes(hi, geo, first, images, planes);
-                    im2col(planes, geo, images, cols);
+                    if pixel_major {
+                        im2col_pixel_major(hi, geo, first, images, cols);
+                    } else {
+                        parity_planes(hi, geo, first, images, planes);
+                        im2col(planes, geo, images, cols);
+                    }
                     let lhs = if images == 1 {
                         &lo[first * geo.c_lo * pixels..][..columns * geo.c_lo]
                     } else {
                         gather_channels(lo, staging, geo.c_lo, first, images, pixels);
                         &*staging
                     };
-                    let shape = (geo.c_lo, columns, k);
-                    product(&mut sum, lhs, cols, shape, true, n > 0, parallelism);
+                    if pixel_major {
+                        weight_product(
+                            &mut sum,
+                            lhs,
+                            cols,
+                            (geo.c_lo, columns, k),
+                            n > 0,
+                            parallelism,
+                        );
+                    } else {
+                        let shape = (geo.c_lo, columns, k);
+                        product(&mut sum, lhs, cols, shape, true, n > 0, parallelism);
+                    }
                 });
             }
             sum
@@ -268,6 +285,93 @@ pub(crate) fn weight_grad(lo: &[f32], hi: &[f32], geo: Geom) -> Vec<f32> {
         }
     }
     total
+}
+
+/// Rows (`c_hi · 16`) from which [`weight_grad`] unfolds its input pixel by pixel
+/// ([`im2col_pixel_major`]) and multiplies without packing; narrower ones take the
+/// channel-major [`im2col`].
+const PIXEL_MAJOR_MIN_ROWS: usize = 64;
+
+/// `dst[m × n] (+)= lhs[m × k] · cols[k × n]` with `cols` as [`im2col_pixel_major`] lays it out
+/// (`[k][n]`, row-major), asked of `gemm` as dstᵀ = colsᵀ · lhsᵀ: its left operand is then
+/// `cols` with unit row stride, read in place instead of packed, and its micro-kernel's rows
+/// are filled by the `n` kernel taps rather than by the `m` output channels.
+fn weight_product(
+    dst: &mut [f32],
+    lhs: &[f32],
+    cols: &[f32],
+    (m, k, n): (usize, usize, usize),
+    accumulate: bool,
+    parallelism: Parallelism,
+) {
+    assert!(
+        dst.len() >= m * n && lhs.len() >= m * k && cols.len() >= k * n,
+        "stride-2 weight gradient: matrix product operands too short"
+    );
+    // SAFETY: the assertion above guarantees that every element read (cols[l·n + i],
+    // lhs[j·k + l]) or written (dst[j·n + i]) for i < n, l < k, j < m lies inside its slice;
+    // `dst` is borrowed mutably, so it aliases neither input.
+    unsafe {
+        gemm::gemm(
+            n,
+            m,
+            k,
+            dst.as_mut_ptr(),
+            n as isize,
+            1,
+            accumulate,
+            cols.as_ptr(),
+            n as isize,
+            1,
+            lhs.as_ptr(),
+            k as isize,
+            1,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// `cols[(image, oy, ox), (c, kh, kw)] = x[first + image, c, 2·oy + kh − 1, 2·ox + kw − 1]`,
+/// zero in the padding: the unfolded input with one row of `c_hi · 16` taps per output pixel.
+fn im2col_pixel_major(x: &[f32], geo: Geom, first: usize, images: usize, cols: &mut [f32]) {
+    let (h, w) = (geo.h, geo.w);
+    let (hi_h, hi_w) = (2 * h, 2 * w);
+    let plane = hi_h * hi_w;
+    let taps = geo.c_hi * 16;
+    let source = &x[first * geo.c_hi * plane..][..images * geo.c_hi * plane];
+    for (src, dst) in source
+        .chunks(geo.c_hi * plane)
+        .zip(cols.chunks_mut(h * w * taps))
+    {
+        for (pixel, row) in dst.chunks_mut(taps).enumerate() {
+            let (oy, ox) = (pixel / w, pixel % w);
+            for (c, window) in row.chunks_exact_mut(16).enumerate() {
+                let src = &src[c * plane..][..plane];
+                for (kh, out) in window.chunks_exact_mut(4).enumerate() {
+                    let y = (2 * oy + kh).wrapping_sub(1);
+                    if y >= hi_h {
+                        out.fill(0.0);
+                        continue;
+                    }
+                    let line = &src[y * hi_w..][..hi_w];
+                    let x0 = 2 * ox;
+                    if x0 >= 1 && x0 + 3 <= hi_w {
+                        out.copy_from_slice(&line[x0 - 1..x0 + 3]);
+                    } else {
+                        for (kw, v) in out.iter_mut().enumerate() {
+                            let xx = (x0 + kw).wrapping_sub(1);
+                            *v = if xx < hi_w { line[xx] } else { 0.0 };
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Copies images `first..first + images` of `src` (NCHW, `channels` channels) into `dst` as

@@ -91,8 +91,9 @@ fn max_difference(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-/// Shapes with one and many groups, non-square maps, 1 × 1 low-resolution maps.
-const SHAPES: [Geom; 5] = [
+/// Shapes with one and many groups, non-square maps, 1 × 1 low-resolution maps; both of the
+/// weight gradient's layouts (fewer and at least `PIXEL_MAJOR_MIN_ROWS` kernel taps).
+const SHAPES: [Geom; 7] = [
     Geom {
         batch: 3,
         c_hi: 5,
@@ -126,6 +127,20 @@ const SHAPES: [Geom; 5] = [
         c_hi: 2,
         c_lo: 3,
         h: 2,
+        w: 1,
+    },
+    Geom {
+        batch: 4,
+        c_hi: 6,
+        c_lo: 5,
+        h: 2,
+        w: 1,
+    },
+    Geom {
+        batch: 3,
+        c_hi: 4,
+        c_lo: 9,
+        h: 1,
         w: 1,
     },
 ];
