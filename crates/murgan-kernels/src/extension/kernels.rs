@@ -828,6 +828,9 @@ pub(crate) fn conv_transpose(x: &[f32], phases: &[f32], geo: Geom) -> Vec<f32> {
         x.len() == geo.lo_len() && phases.len() == geo.weight_len(),
         "stride-2 transposed convolution: operand sizes do not match {geo:?}"
     );
+    if geo.c_hi < DIRECT_MAX_CHANNELS {
+        return conv_transpose_direct(x, phases, geo);
+    }
     let (h, w) = (geo.h, geo.w);
     let pixels = h * w;
     let (hi_w, plane) = (2 * w, 4 * pixels);
@@ -861,6 +864,77 @@ pub(crate) fn conv_transpose(x: &[f32], phases: &[f32], geo: Geom) -> Vec<f32> {
             }
         });
     });
+    y
+}
+
+/// Output channels below which [`conv_transpose`] adds shifted input planes directly instead
+/// of multiplying unfolded ones: a product with one or two rows (the last layer of a decoder
+/// that draws a grey image) spends its time copying the four phases' unfolded inputs.
+const DIRECT_MAX_CHANNELS: usize = 4;
+
+/// [`conv_transpose`] for few output channels. Each of the `16 · c_hi` (phase, output
+/// channel, tap) rows of the regrouped weight first mixes the input channels into one plane
+/// (whole planes at a time, no shifts); each output row is then the sum of its phase's four
+/// tap planes, shifted by the tap, woven into place. One image per task.
+fn conv_transpose_direct(x: &[f32], phases: &[f32], geo: Geom) -> Vec<f32> {
+    let (h, w) = (geo.h, geo.w);
+    let pixels = h * w;
+    let (hi_w, plane) = (2 * w, 4 * pixels);
+    let mixes = 16 * geo.c_hi;
+    let mut y = zeros(geo.hi_len());
+    let per_image = geo.c_hi * plane;
+    if per_image == 0 {
+        return y;
+    }
+    let image = |(i, out): (usize, &mut [f32])| {
+        let src = &x[i * geo.c_lo * pixels..][..geo.c_lo * pixels];
+        with_scratch([mixes * pixels, w, 0], |[mixed, acc, _]| {
+            simd(|| {
+                for (plane_out, weights) in mixed
+                    .chunks_exact_mut(pixels)
+                    .zip(phases.chunks_exact(geo.c_lo))
+                {
+                    plane_out.fill(0.0);
+                    for (&weight, plane_in) in weights.iter().zip(src.chunks_exact(pixels)) {
+                        for (o, &v) in plane_out.iter_mut().zip(plane_in) {
+                            *o += weight * v;
+                        }
+                    }
+                }
+            });
+            for phase in 0..4 {
+                let (r, t) = (phase / 2, phase % 2);
+                for co in 0..geo.c_hi {
+                    let out_plane = &mut out[co * plane..][..plane];
+                    let taps = &mixed[(phase * geo.c_hi + co) * 4 * pixels..][..4 * pixels];
+                    for p in 0..h {
+                        acc.fill(0.0);
+                        for (tap, tap_plane) in taps.chunks_exact(pixels).enumerate() {
+                            let (dy, dx) = (TAPS[r][tap / 2].1, TAPS[t][tap % 2].1);
+                            // Output (p, q) reads (p + dy, q + dx) where that is inside.
+                            let Some(row) = p.checked_add_signed(dy).filter(|&row| row < h) else {
+                                continue;
+                            };
+                            let (q0, len) = (usize::from(dx < 0), w - usize::from(dx != 0));
+                            let from = row * w + (q0 as isize + dx) as usize;
+                            for (a, &v) in acc[q0..][..len].iter_mut().zip(&tap_plane[from..]) {
+                                *a += v;
+                            }
+                        }
+                        let out_row = &mut out_plane[(2 * p + r) * hi_w..][..hi_w];
+                        for (pair, &v) in out_row.chunks_exact_mut(2).zip(acc.iter()) {
+                            pair[t] = v;
+                        }
+                    }
+                }
+            }
+        });
+    };
+    if geo.batch * per_image < SMALL {
+        y.chunks_mut(per_image).enumerate().for_each(image);
+    } else {
+        y.par_chunks_mut(per_image).enumerate().for_each(image);
+    }
     y
 }
 

@@ -93,7 +93,7 @@ fn max_difference(a: &[f32], b: &[f32]) -> f32 {
 
 /// Shapes with one and many groups, non-square maps, 1 × 1 low-resolution maps; both of the
 /// weight gradient's layouts (fewer and at least `PIXEL_MAJOR_MIN_ROWS` kernel taps).
-const SHAPES: [Geom; 7] = [
+const SHAPES: [Geom; 8] = [
     Geom {
         batch: 3,
         c_hi: 5,
@@ -142,6 +142,13 @@ const SHAPES: [Geom; 7] = [
         c_lo: 9,
         h: 1,
         w: 1,
+    },
+    Geom {
+        batch: 2,
+        c_hi: 1,
+        c_lo: 4,
+        h: 5,
+        w: 6,
     },
 ];
 
