@@ -98,9 +98,10 @@ fn main() -> Result<()> {
         .with_gen_width(a.width)
         .with_disc_width(a.width);
     match a.mode.as_str() {
-        "train" => train(&a, &device, model),
+        // Training as `murgan train` runs it: on a worker of the compute pool.
+        "train" => murgan_core::in_compute_pool(|| train(&a, &device, model)),
         "latent" | "izi" => score(&a, &device, model),
-        "squid-train" => squid_train(&a, &device),
+        "squid-train" => murgan_core::in_compute_pool(|| squid_train(&a, &device)),
         "squid-score" => squid_score(&a, &device),
         other => bail!("--mode {other}: expected latent, izi, train, squid-train or squid-score"),
     }

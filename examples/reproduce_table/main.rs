@@ -406,8 +406,11 @@ fn main() -> Result<()> {
             continue;
         }
         std::fs::create_dir_all(&dir)?;
-        let r = run_category(&set, category, eval_split, &settings, &dir, &device)
-            .with_context(|| format!("category {name}"))?;
+        // On a worker of the compute pool: the trainings are most of the run.
+        let r = murgan_core::in_compute_pool(|| {
+            run_category(&set, category, eval_split, &settings, &dir, &device)
+        })
+        .with_context(|| format!("category {name}"))?;
         data::atomic::write_atomic(&done, &serde_json::to_vec_pretty(&r)?)?;
         eprintln!("  {name}: {:.0} s", r.seconds);
         results.push(r);

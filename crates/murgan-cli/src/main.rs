@@ -135,7 +135,8 @@ fn main() -> Result<()> {
         Command::Synth(a) => run_synth(a),
         Command::Dataset(DatasetCommand::Summary(a)) => run_summary(a),
         Command::Metrics(a) => run_metrics(a),
-        Command::Train(a) => train::run(*a),
+        // Training runs on a worker of the compute pool (see `in_compute_pool`).
+        Command::Train(a) => murgan_core::in_compute_pool(|| train::run(*a)),
         Command::Score(a) => score::run_score(*a),
         Command::Evaluate(a) => score::run_evaluate(*a),
         Command::Calibrate(a) => score::run_calibrate(*a),

@@ -49,6 +49,7 @@ pub mod allocator;
 pub mod backend;
 pub mod detector;
 pub mod process;
+pub mod threads;
 
 pub use allocator::tune_allocator;
 pub use backend::{Backend, Device, device};
@@ -60,6 +61,7 @@ pub use murgan_metrics as metrics;
 pub use murgan_models as models;
 pub use murgan_score as score;
 pub use process::default_sigpipe;
+pub use threads::in_compute_pool;
 
 /// Any error of murgan's library crates.
 #[derive(Debug, thiserror::Error)]
