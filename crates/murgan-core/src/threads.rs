@@ -7,11 +7,11 @@
 /// ordinary thread (a program's `main`), that thread sleeps while the pool's workers compute,
 /// but between parallel parts it runs the serial ones (element-wise operations on small
 /// tensors, the optimiser, autodiff bookkeeping) while the workers spin looking for work: three
-/// busy threads on two cores. On a worker, the caller is one of the pool's threads. A SQUID
-/// training step took about 10 % less on the 2-core VM (docs/performance.md); scoring did not
-/// gain, so only training is run this way. Results are the same either way: murgan's kernels
-/// split their sums the same way on any thread. Runs `work` on the calling thread if the pool
-/// cannot be built.
+/// busy threads on two cores. On a worker, the caller is one of the pool's threads. On the
+/// 2-core VM a main-job category (four trainings) took 19 % less and a SQUID training step 3–10 %
+/// less, while izi scoring got slower (docs/performance.md), so only training is run this way.
+/// The results are the same either way (the main job's table, to the last digit). Runs `work` on
+/// the calling thread if the pool cannot be built.
 pub fn in_compute_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     match rayon::ThreadPoolBuilder::new()
         .thread_name(|i| format!("murgan-compute-{i}"))
