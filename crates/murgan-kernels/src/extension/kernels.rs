@@ -147,15 +147,27 @@ where
     }
 }
 
-/// `dst[m × n] (+)= lhs[m × k] · rhs[k × n]`, all contiguous and row-major, except that
-/// `rhs` is stored transposed (`[n × k]`) when `rhs_transposed`; `accumulate` adds to `dst`.
+/// How [`product`]'s right operand is stored, and so how it is handed to `gemm`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rhs {
+    /// Row-major `[k × n]`; swapped (see [`product`]) when at most [`SWAP_MAX_COLUMNS`] wide.
+    RowMajor,
+    /// Row-major `[k × n]`, swapped at every width: the pixel-major unfolded input of
+    /// [`weight_grad`], whose rows of kernel taps `gemm` should read in place.
+    RowMajorSwapped,
+    /// Stored transposed, `[n × k]`.
+    Transposed,
+}
+
+/// `dst[m × n] (+)= lhs[m × k] · rhs[k × n]`, all contiguous and row-major, `rhs` stored as
+/// `layout` says; `accumulate` adds to `dst`.
 #[allow(clippy::too_many_arguments)]
 fn product(
     dst: &mut [f32],
     lhs: &[f32],
     rhs: &[f32],
     (m, k, n): (usize, usize, usize),
-    rhs_transposed: bool,
+    layout: Rhs,
     accumulate: bool,
     parallelism: Parallelism,
 ) {
@@ -171,8 +183,16 @@ fn product(
     // training +1.6 %, SQUID training +1 %. Not for wide `rhs`: swapped at every width, SQUID's
     // step (products of 1024 columns) took 13 % longer, presumably as the unpacked reads, 4 KiB
     // apart, collide in the caches.
-    let swap = !rhs_transposed && n <= SWAP_MAX_COLUMNS;
-    let (rhs_cs, rhs_rs) = if rhs_transposed { (k, 1) } else { (1, n) };
+    let swap = match layout {
+        Rhs::RowMajor => n <= SWAP_MAX_COLUMNS,
+        Rhs::RowMajorSwapped => true,
+        Rhs::Transposed => false,
+    };
+    let (rhs_cs, rhs_rs) = if layout == Rhs::Transposed {
+        (k, 1)
+    } else {
+        (1, n)
+    };
     // (rows, columns, dst strides (column, row), left operand and its strides, right operand
     // and its strides) as `gemm` is asked.
     let (rows, cols, dst_strides, left, right) = if swap {
@@ -257,19 +277,14 @@ pub(crate) fn weight_grad(lo: &[f32], hi: &[f32], geo: Geom) -> Vec<f32> {
                         gather_channels(lo, staging, geo.c_lo, first, images, pixels);
                         &*staging
                     };
-                    if pixel_major {
-                        weight_product(
-                            &mut sum,
-                            lhs,
-                            cols,
-                            (geo.c_lo, columns, k),
-                            n > 0,
-                            parallelism,
-                        );
+                    // The pixel-major unfolding is `[columns × k]`, the other `[k × columns]`.
+                    let layout = if pixel_major {
+                        Rhs::RowMajorSwapped
                     } else {
-                        let shape = (geo.c_lo, columns, k);
-                        product(&mut sum, lhs, cols, shape, true, n > 0, parallelism);
-                    }
+                        Rhs::Transposed
+                    };
+                    let shape = (geo.c_lo, columns, k);
+                    product(&mut sum, lhs, cols, shape, layout, n > 0, parallelism);
                 });
             }
             sum
@@ -288,53 +303,9 @@ pub(crate) fn weight_grad(lo: &[f32], hi: &[f32], geo: Geom) -> Vec<f32> {
 }
 
 /// Rows (`c_hi · 16`) from which [`weight_grad`] unfolds its input pixel by pixel
-/// ([`im2col_pixel_major`]) and multiplies without packing; narrower ones take the
-/// channel-major [`im2col`].
+/// ([`im2col_pixel_major`]) and has `gemm` read it in place ([`Rhs::RowMajorSwapped`]);
+/// narrower ones take the channel-major [`im2col`].
 const PIXEL_MAJOR_MIN_ROWS: usize = 64;
-
-/// `dst[m × n] (+)= lhs[m × k] · cols[k × n]` with `cols` as [`im2col_pixel_major`] lays it out
-/// (`[k][n]`, row-major), asked of `gemm` as dstᵀ = colsᵀ · lhsᵀ: its left operand is then
-/// `cols` with unit row stride, read in place instead of packed, and its micro-kernel's rows
-/// are filled by the `n` kernel taps rather than by the `m` output channels.
-fn weight_product(
-    dst: &mut [f32],
-    lhs: &[f32],
-    cols: &[f32],
-    (m, k, n): (usize, usize, usize),
-    accumulate: bool,
-    parallelism: Parallelism,
-) {
-    assert!(
-        dst.len() >= m * n && lhs.len() >= m * k && cols.len() >= k * n,
-        "stride-2 weight gradient: matrix product operands too short"
-    );
-    // SAFETY: the assertion above guarantees that every element read (cols[l·n + i],
-    // lhs[j·k + l]) or written (dst[j·n + i]) for i < n, l < k, j < m lies inside its slice;
-    // `dst` is borrowed mutably, so it aliases neither input.
-    unsafe {
-        gemm::gemm(
-            n,
-            m,
-            k,
-            dst.as_mut_ptr(),
-            n as isize,
-            1,
-            accumulate,
-            cols.as_ptr(),
-            n as isize,
-            1,
-            lhs.as_ptr(),
-            k as isize,
-            1,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
-    }
-}
 
 /// `cols[(image, oy, ox), (c, kh, kw)] = x[first + image, c, 2·oy + kh − 1, 2·ox + kw − 1]`,
 /// zero in the padding: the unfolded input with one row of `c_hi · 16` taps per output pixel.
@@ -425,9 +396,9 @@ pub(crate) fn conv(x: &[f32], weight: &[f32], geo: Geom) -> Vec<f32> {
             im2col(parts, geo, images, cols);
             let shape = (geo.c_lo, k, columns);
             if images == 1 {
-                product(out, weight, cols, shape, false, false, par);
+                product(out, weight, cols, shape, Rhs::RowMajor, false, par);
             } else {
-                product(dst, weight, cols, shape, false, false, par);
+                product(dst, weight, cols, shape, Rhs::RowMajor, false, par);
                 scatter_channels(dst, out, geo.c_lo, images, pixels);
             }
         });
@@ -845,7 +816,8 @@ pub(crate) fn conv_transpose(x: &[f32], phases: &[f32], geo: Geom) -> Vec<f32> {
             for (phase, part) in dst.chunks_mut(phase_len).enumerate() {
                 phase_cols(x, geo, first, images, (phase / 2, phase % 2), cols);
                 let lhs = &phases[phase * geo.c_hi * k..][..geo.c_hi * k];
-                product(part, lhs, cols, (geo.c_hi, k, columns), false, false, par);
+                let shape = (geo.c_hi, k, columns);
+                product(part, lhs, cols, shape, Rhs::RowMajor, false, par);
             }
             let dst = &*dst;
             for (image, out_image) in out.chunks_mut(geo.c_hi * plane).enumerate() {
