@@ -111,7 +111,8 @@ fn the_matrix_form_is_taken_on_flex() {
 fn transposed_convolutions_match_burn() {
     // (batch, C_in, C_out, input side, stride, padding, bias): the generator's first layer
     // (the matrix form), stride-2 layers (murgan's kernel: one group of images, several
-    // groups, with a bias), then a stride-1 padded layer (Burn's kernel).
+    // groups, with a bias; Winograd's, with and without), then a stride-1 padded layer
+    // (Burn's kernel).
     for (batch, ci, co, side, stride, pad, bias) in [
         (3, 10, 12, 1, 1, 0, false),
         (3, 7, 5, 1, 1, 0, true),
@@ -119,6 +120,8 @@ fn transposed_convolutions_match_burn() {
         (3, 5, 1, 16, 2, 1, false),
         (40, 6, 4, 4, 2, 1, false),
         (3, 4, 3, 2, 2, 1, true),
+        (40, 16, 8, 4, 2, 1, true),
+        (9, 8, 12, 8, 2, 1, false),
         (3, 4, 3, 5, 1, 1, false),
     ] {
         let layer = seeded(
@@ -149,13 +152,16 @@ fn transposed_convolutions_match_burn() {
 fn convolutions_match_burn() {
     // (batch, C_in, C_out, input side, stride, padding, bias): the discriminator's last layer
     // (the matrix form), stride-2 layers (murgan's kernel: with a bias, without, several
-    // groups of images), then layers that stay on Burn's kernel (stride 1; an odd side).
+    // groups of images; Winograd's, with and without), then layers that stay on Burn's kernel
+    // (stride 1; an odd side).
     for (batch, ci, co, side, stride, pad, bias) in [
         (3, 6, 1, 4, 1, 0, false),
         (3, 9, 3, 4, 1, 0, true),
         (3, 4, 8, 8, 2, 1, true),
         (3, 1, 4, 32, 2, 1, false),
         (40, 3, 5, 8, 2, 1, false),
+        (10, 8, 16, 16, 2, 1, true),
+        (32, 12, 8, 8, 2, 1, false),
         (3, 3, 2, 6, 1, 1, false),
         (3, 3, 2, 7, 2, 1, false),
     ] {
@@ -311,31 +317,51 @@ fn batch_norm_in_training_mode_matches_burn() {
 
 #[test]
 fn transposed_convolutions_follow_weight_changes() {
-    // murgan keeps the regrouped weights of recent layers between calls; a layer whose weights
-    // change (a training step), then change back, must give Burn's result every time.
-    let layer = |seed| {
-        seeded(
-            ConvTranspose2dConfig::new([6, 4], [4, 4])
-                .with_stride([2, 2])
-                .with_padding([1, 1])
-                .with_bias(false)
-                .init(&device()),
-            seed,
-        )
-    };
-    let (first, second) = (layer(1), layer(2));
-    let x = ramp([2, 6, 4, 4], 4);
-    for l in [&first, &second, &first, &second] {
-        let ours = values(cpu_layers::conv_transpose(l, x.clone()));
-        let burn = values(l.forward(x.clone()));
-        assert_close("convT after a weight change", &ours, &burn);
+    // murgan keeps the rearranged weights of recent layers between calls; a layer whose
+    // weights change (a training step), then change back, must give Burn's result every time.
+    // Both layers, on the unfolded path ([B, 6, 4, 4]) and on Winograd's ([B, 16, 8, 8]).
+    for (batch, ci, co, side) in [(2, 6, 4, 4), (40, 16, 8, 4)] {
+        let transposed = |seed| {
+            seeded(
+                ConvTranspose2dConfig::new([ci, co], [4, 4])
+                    .with_stride([2, 2])
+                    .with_padding([1, 1])
+                    .with_bias(false)
+                    .init(&device()),
+                seed,
+            )
+        };
+        let (first, second) = (transposed(1), transposed(2));
+        let x = ramp([batch, ci, side, side], 4);
+        for l in [&first, &second, &first, &second] {
+            let ours = values(cpu_layers::conv_transpose(l, x.clone()));
+            let burn = values(l.forward(x.clone()));
+            assert_close("convT after a weight change", &ours, &burn);
+        }
+        let a = values(cpu_layers::conv_transpose(&first, x.clone()));
+        let b = values(cpu_layers::conv_transpose(&second, x));
+        assert!(
+            a.iter().zip(&b).any(|(p, q)| (p - q).abs() > 1e-3),
+            "different weights, same output"
+        );
+        let plain = |seed| {
+            seeded(
+                Conv2dConfig::new([co, ci], [4, 4])
+                    .with_stride([2, 2])
+                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                    .with_bias(false)
+                    .init(&device()),
+                seed,
+            )
+        };
+        let (first, second) = (plain(3), plain(4));
+        let x = ramp([batch, co, 2 * side, 2 * side], 6);
+        for l in [&first, &second, &first, &second] {
+            let ours = values(cpu_layers::conv(l, x.clone()));
+            let burn = values(l.forward(x.clone()));
+            assert_close("conv after a weight change", &ours, &burn);
+        }
     }
-    let a = values(cpu_layers::conv_transpose(&first, x.clone()));
-    let b = values(cpu_layers::conv_transpose(&second, x));
-    assert!(
-        a.iter().zip(&b).any(|(p, q)| (p - q).abs() > 1e-3),
-        "different weights, same output"
-    );
 }
 
 #[test]

@@ -96,11 +96,6 @@ impl Geom {
         self.c_lo * self.c_hi * 16
     }
 
-    /// Images per group and the number of groups, for the layers themselves.
-    fn groups(&self) -> (usize, usize) {
-        self.groups_of(TARGET_COLUMNS)
-    }
-
     /// Images per group of about `columns` output pixels, and the number of groups.
     fn groups_of(&self, columns: usize) -> (usize, usize) {
         let per = (columns / (self.h * self.w)).clamp(1, self.batch.max(1));
@@ -131,7 +126,15 @@ fn for_groups<F>(geo: Geom, out: &mut [f32], per_image: usize, work: F)
 where
     F: Fn(usize, usize, &mut [f32], Parallelism) + Sync,
 {
-    let (per, count) = geo.groups();
+    for_groups_of(geo, TARGET_COLUMNS, out, per_image, work);
+}
+
+/// [`for_groups`] with groups of about `columns` low-resolution pixels.
+fn for_groups_of<F>(geo: Geom, columns: usize, out: &mut [f32], per_image: usize, work: F)
+where
+    F: Fn(usize, usize, &mut [f32], Parallelism) + Sync,
+{
+    let (per, count) = geo.groups_of(columns);
     if per_image == 0 || count == 0 {
         return;
     }
@@ -964,6 +967,8 @@ fn phase_cols(
         }
     }
 }
+
+pub(crate) mod winograd;
 
 #[cfg(test)]
 mod tests;

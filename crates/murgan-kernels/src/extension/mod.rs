@@ -19,7 +19,7 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{Bytes, DType, Tensor, TensorData};
-use kernels::Geom;
+use kernels::{Geom, winograd};
 
 /// murgan's kernels as backend operations (`flex` and autodiff over `flex` only).
 #[backend_extension(Flex, Autodiff)]
@@ -111,7 +111,11 @@ impl CpuKernels for Flex {
             h: hi_h / 2,
             w: hi_w / 2,
         };
-        let y = kernels::conv(slice(&x), slice(&weight), geo);
+        let y = if winograd::applies(geo) {
+            winograd::conv(slice(&x), &prepared(&weight, geo, Form::WinogradConv), geo)
+        } else {
+            kernels::conv(slice(&x), slice(&weight), geo)
+        };
         FlexTensor::from_data(TensorData::new(y, [batch, c_lo, geo.h, geo.w]))
     }
 
@@ -126,7 +130,12 @@ impl CpuKernels for Flex {
             h,
             w,
         };
-        let y = kernels::conv_transpose(slice(&x), &phase_weights(&weight, geo), geo);
+        let y = if winograd::applies(geo) {
+            let u = prepared(&weight, geo, Form::WinogradTranspose);
+            winograd::conv_transpose(slice(&x), &u, geo)
+        } else {
+            kernels::conv_transpose(slice(&x), &prepared(&weight, geo, Form::Phases), geo)
+        };
         FlexTensor::from_data(TensorData::new(y, [batch, c_hi, 2 * h, 2 * w]))
     }
 }
@@ -190,41 +199,58 @@ fn batch_norm_train_forward(
     FlexTensor::from_data(TensorData::new(y, shape))
 }
 
-/// How many regrouped transposed-convolution weights [`phase_weights`] keeps: the 64 × 64
-/// DCGAN's eight stride-2 layers (the generator's four, and the discriminator's four, whose
-/// input gradients use this kernel). More would only hold on to stale weights in training.
-const CACHED_WEIGHTS: usize = 8;
+/// How many prepared weights [`prepared`] keeps: the 64 × 64 DCGAN's eight stride-2 layers in
+/// both of their forms (a search runs each layer forward and, for its input gradient, as the
+/// other layer). More would only hold on to stale weights in training.
+const CACHED_WEIGHTS: usize = 16;
 
-/// Recently regrouped weights, most recent first: the weight's storage, its shape, the result.
-type PhaseCache = Vec<(Arc<Bytes>, [usize; 4], Arc<Vec<f32>>)>;
+/// A weight rearranged for one of the kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    /// `kernels::phase_weights`, for the unfolded transposed convolution.
+    Phases,
+    /// `winograd::conv_weights`, for the Winograd convolution.
+    WinogradConv,
+    /// `winograd::transpose_weights`, for the Winograd transposed convolution.
+    WinogradTranspose,
+}
 
-static PHASE_CACHE: Mutex<PhaseCache> = Mutex::new(Vec::new());
+/// Recently prepared weights, most recent first: the weight's storage, its shape, the form,
+/// the result.
+type WeightCache = Vec<(Arc<Bytes>, [usize; 4], Form, Arc<Vec<f32>>)>;
 
-/// `kernels::phase_weights` of a (contiguous) weight, from a cache keyed by the weight's storage.
+static WEIGHT_CACHE: Mutex<WeightCache> = Mutex::new(Vec::new());
+
+/// A (contiguous) weight in `form`, from a cache keyed by the weight's storage.
 ///
-/// A search runs the same weights through the transposed convolution thousands of times, and
-/// at batch 1 regrouping them costs more than the product. The cache holds a reference to each
+/// A search runs the same weights through the layers thousands of times, and at batch 1
+/// rearranging them costs more than the product. The cache holds a reference to each
 /// weight's storage, and `flex` never writes to storage that is shared (it copies first), so
 /// the same storage with the same shape always holds the same values; holding it also keeps
 /// the address from being reused. Training updates weights every step and so misses, at the
-/// cost of one copy of those weights per step.
-fn phase_weights(weight: &FlexTensor, geo: Geom) -> Arc<Vec<f32>> {
+/// cost of one rearranged copy of those weights per step.
+fn prepared(weight: &FlexTensor, geo: Geom, form: Form) -> Arc<Vec<f32>> {
     let storage = weight.data_arc();
     let shape = dims4(weight);
-    let mut cache = PHASE_CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut cache = WEIGHT_CACHE.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(at) = cache
         .iter()
-        .position(|(s, d, _)| Arc::ptr_eq(s, &storage) && *d == shape)
+        .position(|(s, d, f, _)| Arc::ptr_eq(s, &storage) && *d == shape && *f == form)
     {
         let entry = cache.remove(at);
-        let phases = Arc::clone(&entry.2);
+        let result = Arc::clone(&entry.3);
         cache.insert(0, entry);
-        return phases;
+        return result;
     }
-    let phases = Arc::new(kernels::phase_weights(slice(weight), geo));
-    cache.insert(0, (storage, shape, Arc::clone(&phases)));
+    let values = slice(weight);
+    let result = Arc::new(match form {
+        Form::Phases => kernels::phase_weights(values, geo),
+        Form::WinogradConv => winograd::conv_weights(values, geo),
+        Form::WinogradTranspose => winograd::transpose_weights(values, geo),
+    });
+    cache.insert(0, (storage, shape, form, Arc::clone(&result)));
     cache.truncate(CACHED_WEIGHTS);
-    phases
+    result
 }
 
 /// The weight gradient of either layer from its low-resolution side `lo` `[B, c_lo, h, w]` and

@@ -257,3 +257,81 @@ fn mismatched_operands_are_refused() {
     };
     let _ = conv(&[0.0; 3], &values(geo.weight_len(), 1), geo);
 }
+
+/// Shapes the Winograd path takes: one and many groups (of one image and of several),
+/// non-square maps, the smallest map (one 2 × 2 block), unequal channel counts either way.
+const WINOGRAD_SHAPES: [Geom; 5] = [
+    Geom {
+        batch: 22,
+        c_hi: 8,
+        c_lo: 16,
+        h: 4,
+        w: 6,
+    },
+    Geom {
+        batch: 130,
+        c_hi: 9,
+        c_lo: 8,
+        h: 2,
+        w: 2,
+    },
+    Geom {
+        batch: 8,
+        c_hi: 16,
+        c_lo: 12,
+        h: 8,
+        w: 8,
+    },
+    Geom {
+        batch: 2,
+        c_hi: 8,
+        c_lo: 16,
+        h: 16,
+        w: 16,
+    },
+    Geom {
+        batch: 43,
+        c_hi: 24,
+        c_lo: 8,
+        h: 6,
+        w: 2,
+    },
+];
+
+#[test]
+fn winograd_convolution_matches_the_definition() {
+    for geo in WINOGRAD_SHAPES {
+        assert!(winograd::applies(geo), "{geo:?}");
+        let x = values(geo.hi_len(), 11);
+        let weight = values(geo.weight_len(), 12);
+        let got = winograd::conv(&x, &winograd::conv_weights(&weight, geo), geo);
+        let diff = max_difference(&got, &conv_reference(&x, &weight, geo));
+        assert!(diff < 1e-4, "{geo:?}: {diff}");
+    }
+}
+
+#[test]
+fn winograd_transposed_convolution_matches_the_definition() {
+    for geo in WINOGRAD_SHAPES {
+        let x = values(geo.lo_len(), 13);
+        let weight = values(geo.weight_len(), 14);
+        let got = winograd::conv_transpose(&x, &winograd::transpose_weights(&weight, geo), geo);
+        let diff = max_difference(&got, &conv_transpose_reference(&x, &weight, geo));
+        assert!(diff < 1e-4, "{geo:?}: {diff}");
+    }
+}
+
+#[test]
+fn winograd_is_refused_where_blocks_do_not_tile_or_channels_are_few() {
+    let base = WINOGRAD_SHAPES[0];
+    for geo in [
+        Geom { h: 3, ..base },
+        Geom { w: 5, ..base },
+        Geom { h: 0, w: 0, ..base },
+        Geom { c_hi: 4, ..base },
+        Geom { c_lo: 1, ..base },
+        Geom { batch: 1, ..base },
+    ] {
+        assert!(!winograd::applies(geo), "{geo:?}");
+    }
+}
