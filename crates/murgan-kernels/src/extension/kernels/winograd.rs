@@ -37,8 +37,8 @@ const MIN_TILES: usize = 128;
 pub(crate) fn applies(geo: Geom) -> bool {
     geo.h > 0
         && geo.w > 0
-        && geo.h % 2 == 0
-        && geo.w % 2 == 0
+        && geo.h.is_multiple_of(2)
+        && geo.w.is_multiple_of(2)
         && geo.batch * geo.h * geo.w / 4 >= MIN_TILES
         && geo.c_hi >= MIN_CHANNELS
         && geo.c_lo >= MIN_CHANNELS
