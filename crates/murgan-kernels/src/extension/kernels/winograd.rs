@@ -16,7 +16,7 @@
 //! matrix products summed over input channels, and each block's 3 × 3 result is transformed
 //! back (`Aᵀ M A`). Every coefficient is 0 or ±1, so the rounding is that of the direct sums.
 
-use super::{Geom, Rhs, for_groups_of, parity_planes, product, with_scratch, zeros};
+use super::{Geom, Rhs, for_groups_of, parity_planes, product, simd, with_scratch, zeros};
 
 /// 2 × 2 output blocks per product: a group's transformed inputs (`9 · K` rows of this many
 /// columns) stay in the caches.
@@ -115,103 +115,192 @@ struct Target {
     stride: usize,
 }
 
+/// Scratch values [`transform_input`] needs for an `h × w` plane.
+fn input_scratch((h, w): (usize, usize)) -> usize {
+    3 * h * (w / 2) + w + 2
+}
+
 /// The transformed 3 × 3 input blocks `Bᵀ D B` of one `h × w` plane, where block `(ty, tx)`
-/// reads rows `2·ty + oy + 0..3` and columns `2·tx + ox + 0..3` (zero outside the plane).
-/// `rows` is scratch of `3 · (w + 2)` values.
+/// reads rows `2·ty + oy + 0..3` and columns `2·tx + ox + 0..3` (zero outside the plane), for
+/// `oy, ox` in {−1, 0}. `scratch` holds [`input_scratch`] values.
+///
+/// `B` across first, once per row: with the row's values at even and odd offsets from the
+/// first column read, `e` and `o`, block `tx` takes `(e[tx] − o[tx], o[tx], e[tx + 1] − o[tx])`.
+/// Then `Bᵀ` down, once per block row, on whole rows of blocks. Every loop runs over
+/// contiguous slices.
+#[inline(always)]
 fn transform_input(
+    plane: &[f32],
+    (h, w): (usize, usize),
+    offsets: (isize, isize),
+    v: &mut [f32],
+    target: Target,
+    scratch: &mut [f32],
+) {
+    // The common widths as constants: their loops, as short as one or two vectors, are then
+    // unrolled instead of running through a vector loop's scalar remainder.
+    let run = match w / 2 {
+        1 => transform_input_sized::<1>,
+        2 => transform_input_sized::<2>,
+        4 => transform_input_sized::<4>,
+        8 => transform_input_sized::<8>,
+        16 => transform_input_sized::<16>,
+        _ => transform_input_sized::<0>,
+    };
+    run(plane, (h, w), offsets, v, target, scratch);
+}
+
+/// [`transform_input`] for `w / 2 == TW`, or any width for `TW == 0`.
+#[inline(always)]
+fn transform_input_sized<const TW: usize>(
     plane: &[f32],
     (h, w): (usize, usize),
     (oy, ox): (isize, isize),
     v: &mut [f32],
     target: Target,
-    rows: &mut [f32],
+    scratch: &mut [f32],
 ) {
-    let (th, tw) = (h / 2, w / 2);
-    let padded = w + 2;
-    let (b0, rest) = rows[..3 * padded].split_at_mut(padded);
-    let (b1, b2) = rest.split_at_mut(padded);
-    for ty in 0..th {
-        let row = |i: isize| {
-            let r = 2 * ty as isize + oy + i;
-            usize::try_from(r)
-                .ok()
-                .filter(|&r| r < h)
-                .map(|r| &plane[r * w..][..w])
-        };
-        // Bᵀ down: the three rows of the block row, each padded with one zero either side.
-        for b in [&mut *b0, &mut *b1, &mut *b2] {
-            b[0] = 0.0;
-            b[w + 1] = 0.0;
-        }
-        match row(1) {
-            Some(r1) => b1[1..=w].copy_from_slice(r1),
-            None => b1[1..=w].fill(0.0),
-        }
-        for (b, r) in [(&mut *b0, row(0)), (&mut *b2, row(2))] {
-            match r {
-                Some(r) => {
-                    for ((o, &a), &m) in b[1..=w].iter_mut().zip(r).zip(&b1[1..=w]) {
-                        *o = a - m;
-                    }
-                }
-                None => {
-                    for (o, &m) in b[1..=w].iter_mut().zip(&b1[1..=w]) {
-                        *o = -m;
-                    }
-                }
+    debug_assert!(matches!((oy, ox), (-1 | 0, -1 | 0)), "offsets {oy}, {ox}");
+    let tw = if TW == 0 { w / 2 } else { TW };
+    let (across, pair) = scratch[..input_scratch((h, w))].split_at_mut(3 * h * tw);
+    let (even, odd) = pair.split_at_mut(tw + 1);
+    let odd = &mut odd[..tw];
+    for (row, out) in plane.chunks_exact(w).zip(across.chunks_exact_mut(3 * tw)) {
+        if ox == 0 {
+            for ((e, o), p) in even.iter_mut().zip(odd.iter_mut()).zip(row.chunks_exact(2)) {
+                (*e, *o) = (p[0], p[1]);
+            }
+            even[tw] = 0.0;
+        } else {
+            even[0] = 0.0;
+            for ((e, o), p) in even[1..]
+                .iter_mut()
+                .zip(odd.iter_mut())
+                .zip(row.chunks_exact(2))
+            {
+                (*o, *e) = (p[0], p[1]);
             }
         }
-        // B across, block by block.
-        let first = (ox + 1) as usize;
-        for (i, b) in [&*b0, &*b1, &*b2].into_iter().enumerate() {
-            let base = target.at + ty * tw;
-            let (s0, s1, s2) = (
-                base + 3 * i * target.stride,
-                base + (3 * i + 1) * target.stride,
-                base + (3 * i + 2) * target.stride,
-            );
-            for tx in 0..tw {
-                let c = first + 2 * tx;
-                let (d0, d1, d2) = (b[c], b[c + 1], b[c + 2]);
-                v[s0 + tx] = d0 - d1;
-                v[s1 + tx] = d1;
-                v[s2 + tx] = d2 - d1;
+        let (a0, rest) = out.split_at_mut(tw);
+        let (a1, a2) = rest.split_at_mut(tw);
+        for (((((x0, x1), x2), &e0), &e1), &o) in a0
+            .iter_mut()
+            .zip(a1.iter_mut())
+            .zip(a2.iter_mut())
+            .zip(&even[..tw])
+            .zip(&even[1..])
+            .zip(&*odd)
+        {
+            *x0 = e0 - o;
+            *x1 = o;
+            *x2 = e1 - o;
+        }
+    }
+    let across = &*across;
+    let row = |r: isize, j: usize| {
+        usize::try_from(r)
+            .ok()
+            .filter(|&r| r < h)
+            .map(|r| &across[(3 * r + j) * tw..][..tw])
+    };
+    for ty in 0..h / 2 {
+        let top = 2 * ty as isize + oy;
+        for j in 0..3 {
+            let at = |i: usize| target.at + (3 * i + j) * target.stride + ty * tw;
+            let (r0, r1, r2) = (row(top, j), row(top + 1, j), row(top + 2, j));
+            // Row 1 of the block lies inside the plane for oy in {−1, 0}; rows 0 and 2 may not.
+            let Some(r1) = r1 else {
+                continue;
+            };
+            v[at(1)..][..tw].copy_from_slice(r1);
+            for (i, outer) in [(0, r0), (2, r2)] {
+                let dst = &mut v[at(i)..][..tw];
+                match outer {
+                    Some(r) => {
+                        for ((d, &a), &m) in dst.iter_mut().zip(r).zip(r1) {
+                            *d = a - m;
+                        }
+                    }
+                    None => {
+                        for (d, &m) in dst.iter_mut().zip(r1) {
+                            *d = -m;
+                        }
+                    }
+                }
             }
         }
     }
 }
 
+/// Scratch values [`transform_output`] needs for a row of `tw` blocks.
+fn output_scratch(tw: usize) -> usize {
+    4 * tw
+}
+
 /// One block row of outputs `Aᵀ M A`: block `tx` of the row holds `m[at + ξ · stride + tx]`
-/// for the nine positions `ξ`; its output `(u, v)` goes to `out[u][(2·tx + v)·step + offset]`.
+/// for the nine positions `ξ`; its output `(u, v)` goes to `out[u][(2·tx + v)·step + offset]`
+/// for `step` 1 or 2. `scratch` holds [`output_scratch`] values.
+#[inline(always)]
 fn transform_output(
     m: &[f32],
     target: Target,
     tw: usize,
     out: [&mut [f32]; 2],
-    (step, offset): (usize, usize),
+    layout: (usize, usize),
+    scratch: &mut [f32],
 ) {
-    let [top, bottom] = out;
+    let run = match tw {
+        1 => transform_output_sized::<1>,
+        2 => transform_output_sized::<2>,
+        4 => transform_output_sized::<4>,
+        8 => transform_output_sized::<8>,
+        16 => transform_output_sized::<16>,
+        _ => transform_output_sized::<0>,
+    };
+    run(m, target, tw, out, layout, scratch);
+}
+
+/// [`transform_output`] for `tw == TW`, or any `tw` for `TW == 0`.
+#[inline(always)]
+fn transform_output_sized<const TW: usize>(
+    m: &[f32],
+    target: Target,
+    tw: usize,
+    out: [&mut [f32]; 2],
+    (step, offset): (usize, usize),
+    scratch: &mut [f32],
+) {
+    let tw = if TW == 0 { tw } else { TW };
     let at = |xi: usize| &m[target.at + xi * target.stride..][..tw];
-    let (m0, m1, m2, m3, m4, m5, m6, m7, m8) = (
-        at(0),
-        at(1),
-        at(2),
-        at(3),
-        at(4),
-        at(5),
-        at(6),
-        at(7),
-        at(8),
-    );
-    for tx in 0..tw {
-        // Aᵀ down, then A across.
-        let s0 = [m0[tx] + m3[tx], m1[tx] + m4[tx], m2[tx] + m5[tx]];
-        let s1 = [m3[tx] + m6[tx], m4[tx] + m7[tx], m5[tx] + m8[tx]];
-        let (left, right) = (2 * tx * step + offset, (2 * tx + 1) * step + offset);
-        top[left] = s0[0] + s0[1];
-        top[right] = s0[1] + s0[2];
-        bottom[left] = s1[0] + s1[1];
-        bottom[right] = s1[1] + s1[2];
+    let (left, right) = scratch[..4 * tw].split_at_mut(2 * tw);
+    for (u, dst) in out.into_iter().enumerate() {
+        // Aᵀ down (rows u and u + 1 of the block), then A across, into the block's left and
+        // right outputs.
+        let (a, b, c) = (at(3 * u), at(3 * u + 1), at(3 * u + 2));
+        let (d, e, f) = (at(3 * u + 3), at(3 * u + 4), at(3 * u + 5));
+        let (l, r) = (&mut left[..tw], &mut right[..tw]);
+        for (((((((l, r), &a), &b), &c), &d), &e), &f) in l
+            .iter_mut()
+            .zip(r.iter_mut())
+            .zip(a)
+            .zip(b)
+            .zip(c)
+            .zip(d)
+            .zip(e)
+            .zip(f)
+        {
+            let middle = b + e;
+            *l = a + d + middle;
+            *r = middle + c + f;
+        }
+        for ((block, &l), &r) in dst
+            .chunks_exact_mut(2 * step)
+            .zip(&left[..tw])
+            .zip(&right[..tw])
+        {
+            block[offset] = l;
+            block[step + offset] = r;
+        }
     }
 }
 
@@ -236,21 +325,31 @@ pub(crate) fn conv(x: &[f32], u: &[f32], geo: Geom) -> Vec<f32> {
             let cols = images * tiles;
             let parts_len = images * k * pixels;
             with_scratch(
-                [9 * k * cols, 9 * c_lo * cols, parts_len + 3 * (w + 2)],
+                [
+                    9 * k * cols,
+                    9 * c_lo * cols,
+                    parts_len + input_scratch((h, w)).max(output_scratch(tw)),
+                ],
                 |[v, m, rest]| {
                     let (parts, rows) = rest.split_at_mut(parts_len);
                     parity_planes(x, geo, first, images, parts);
-                    for (index, plane) in parts.chunks_exact(pixels).enumerate() {
-                        // Planes come (image, channel, parity); rows of K (parity, channel).
-                        let (image, ci, parity) = (index / k, (index / 4) % geo.c_hi, index % 4);
-                        let row = parity * geo.c_hi + ci;
-                        let (py, px) = ((parity / 2) as isize, (parity % 2) as isize);
-                        let target = Target {
-                            at: row * cols + image * tiles,
-                            stride: k * cols,
-                        };
-                        transform_input(plane, (h, w), (-py, -px), v, target, rows);
-                    }
+                    simd(
+                        #[inline(always)]
+                        || {
+                            for (index, plane) in parts.chunks_exact(pixels).enumerate() {
+                                // Planes come (image, channel, parity); rows of K (parity, channel).
+                                let (image, ci, parity) =
+                                    (index / k, (index / 4) % geo.c_hi, index % 4);
+                                let row = parity * geo.c_hi + ci;
+                                let (py, px) = ((parity / 2) as isize, (parity % 2) as isize);
+                                let target = Target {
+                                    at: row * cols + image * tiles,
+                                    stride: k * cols,
+                                };
+                                transform_input(plane, (h, w), (-py, -px), v, target, rows);
+                            }
+                        },
+                    );
                     for xi in 0..9 {
                         product(
                             &mut m[xi * c_lo * cols..][..c_lo * cols],
@@ -262,17 +361,22 @@ pub(crate) fn conv(x: &[f32], u: &[f32], geo: Geom) -> Vec<f32> {
                             par,
                         );
                     }
-                    for (index, plane) in out.chunks_exact_mut(pixels).enumerate() {
-                        let (image, co) = (index / c_lo, index % c_lo);
-                        for (ty, pair) in plane.chunks_exact_mut(2 * w).enumerate() {
-                            let (top, bottom) = pair.split_at_mut(w);
-                            let target = Target {
-                                at: co * cols + image * tiles + ty * tw,
-                                stride: c_lo * cols,
-                            };
-                            transform_output(m, target, tw, [top, bottom], (1, 0));
-                        }
-                    }
+                    simd(
+                        #[inline(always)]
+                        || {
+                            for (index, plane) in out.chunks_exact_mut(pixels).enumerate() {
+                                let (image, co) = (index / c_lo, index % c_lo);
+                                for (ty, pair) in plane.chunks_exact_mut(2 * w).enumerate() {
+                                    let (top, bottom) = pair.split_at_mut(w);
+                                    let target = Target {
+                                        at: co * cols + image * tiles + ty * tw,
+                                        stride: c_lo * cols,
+                                    };
+                                    transform_output(m, target, tw, [top, bottom], (1, 0), rows);
+                                }
+                            }
+                        },
+                    );
                 },
             );
         },
@@ -303,19 +407,28 @@ pub(crate) fn conv_transpose(x: &[f32], u: &[f32], geo: Geom) -> Vec<f32> {
             let cols = images * tiles;
             let source = &x[first * k * pixels..][..images * k * pixels];
             with_scratch(
-                [9 * k * cols, 9 * c_hi * cols, 3 * (w + 2)],
+                [
+                    9 * k * cols,
+                    9 * c_hi * cols,
+                    input_scratch((h, w)).max(output_scratch(tw)),
+                ],
                 |[v, m, rows]| {
                     for phase in 0..4 {
                         let (r, t) = (phase / 2, phase % 2);
-                        for (index, plane) in source.chunks_exact(pixels).enumerate() {
-                            let (image, ci) = (index / k, index % k);
-                            let target = Target {
-                                at: ci * cols + image * tiles,
-                                stride: k * cols,
-                            };
-                            let offsets = (r as isize - 1, t as isize - 1);
-                            transform_input(plane, (h, w), offsets, v, target, rows);
-                        }
+                        simd(
+                            #[inline(always)]
+                            || {
+                                for (index, plane) in source.chunks_exact(pixels).enumerate() {
+                                    let (image, ci) = (index / k, index % k);
+                                    let target = Target {
+                                        at: ci * cols + image * tiles,
+                                        stride: k * cols,
+                                    };
+                                    let offsets = (r as isize - 1, t as isize - 1);
+                                    transform_input(plane, (h, w), offsets, v, target, rows);
+                                }
+                            },
+                        );
                         let weights = &u[phase * 9 * c_hi * k..][..9 * c_hi * k];
                         for xi in 0..9 {
                             product(
@@ -330,19 +443,31 @@ pub(crate) fn conv_transpose(x: &[f32], u: &[f32], geo: Geom) -> Vec<f32> {
                         }
                         // Block row ty of the phase fills output rows 4·ty + r and 4·ty + 2 + r,
                         // every other column from t.
-                        for (index, plane) in out.chunks_exact_mut(4 * pixels).enumerate() {
-                            let (image, co) = (index / c_hi, index % c_hi);
-                            for (ty, band) in plane.chunks_exact_mut(4 * hi_w).enumerate() {
-                                let (upper, lower) = band.split_at_mut(2 * hi_w);
-                                let top = &mut upper[r * hi_w..][..hi_w];
-                                let bottom = &mut lower[r * hi_w..][..hi_w];
-                                let target = Target {
-                                    at: co * cols + image * tiles + ty * tw,
-                                    stride: c_hi * cols,
-                                };
-                                transform_output(m, target, tw, [top, bottom], (2, t));
-                            }
-                        }
+                        simd(
+                            #[inline(always)]
+                            || {
+                                for (index, plane) in out.chunks_exact_mut(4 * pixels).enumerate() {
+                                    let (image, co) = (index / c_hi, index % c_hi);
+                                    for (ty, band) in plane.chunks_exact_mut(4 * hi_w).enumerate() {
+                                        let (upper, lower) = band.split_at_mut(2 * hi_w);
+                                        let top = &mut upper[r * hi_w..][..hi_w];
+                                        let bottom = &mut lower[r * hi_w..][..hi_w];
+                                        let target = Target {
+                                            at: co * cols + image * tiles + ty * tw,
+                                            stride: c_hi * cols,
+                                        };
+                                        transform_output(
+                                            m,
+                                            target,
+                                            tw,
+                                            [top, bottom],
+                                            (2, t),
+                                            rows,
+                                        );
+                                    }
+                                }
+                            },
+                        );
                     }
                 },
             );
