@@ -258,8 +258,9 @@ fn mismatched_operands_are_refused() {
     let _ = conv(&[0.0; 3], &values(geo.weight_len(), 1), geo);
 }
 
-/// Shapes the Winograd path takes: one and many groups (of one image and of several),
-/// non-square maps, the smallest map (one 2 × 2 block), unequal channel counts either way.
+/// Shapes the Winograd kernels fit (whether or not the layers would take them): one and many
+/// groups (of one image and of several, the last one short), non-square maps, the smallest map
+/// (one 2 × 2 block), unequal channel counts either way.
 const WINOGRAD_SHAPES: [Geom; 5] = [
     Geom {
         batch: 22,
@@ -301,7 +302,7 @@ const WINOGRAD_SHAPES: [Geom; 5] = [
 #[test]
 fn winograd_convolution_matches_the_definition() {
     for geo in WINOGRAD_SHAPES {
-        assert!(winograd::applies(geo), "{geo:?}");
+        assert!(winograd::fits(geo), "{geo:?}");
         let x = values(geo.hi_len(), 11);
         let weight = values(geo.weight_len(), 12);
         let got = winograd::conv(&x, &winograd::conv_weights(&weight, geo), geo);
@@ -322,16 +323,37 @@ fn winograd_transposed_convolution_matches_the_definition() {
 }
 
 #[test]
-fn winograd_is_refused_where_blocks_do_not_tile_or_channels_are_few() {
-    let base = WINOGRAD_SHAPES[0];
+fn winograd_is_taken_for_large_layers_only() {
+    let dcgan = |batch, c_hi, c_lo, side| Geom {
+        batch,
+        c_hi,
+        c_lo,
+        h: side,
+        w: side,
+    };
+    // The 64 × 64 DCGAN of width 64 at batch 64: every layer between 64 and 512 channels.
     for geo in [
-        Geom { h: 3, ..base },
-        Geom { w: 5, ..base },
-        Geom { h: 0, w: 0, ..base },
-        Geom { c_hi: 4, ..base },
-        Geom { c_lo: 1, ..base },
-        Geom { batch: 1, ..base },
+        dcgan(64, 64, 128, 16),
+        dcgan(64, 128, 256, 8),
+        dcgan(64, 256, 512, 4),
+    ] {
+        assert!(winograd::applies(geo), "{geo:?}");
+    }
+    // Too few channels (the width-16 presets), too few blocks (batch 32 or 1 at 4 × 4), maps
+    // that 2 × 2 blocks do not tile.
+    for geo in [
+        dcgan(32, 32, 64, 4),
+        dcgan(32, 16, 32, 8),
+        dcgan(32, 64, 128, 4),
+        dcgan(1, 256, 512, 4),
+        dcgan(64, 256, 512, 3),
+        dcgan(64, 256, 512, 0),
+        Geom {
+            w: 5,
+            ..dcgan(64, 64, 128, 16)
+        },
     ] {
         assert!(!winograd::applies(geo), "{geo:?}");
     }
+    assert!(!winograd::fits(dcgan(8, 8, 8, 1)));
 }

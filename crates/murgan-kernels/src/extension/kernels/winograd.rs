@@ -16,32 +16,45 @@
 //! matrix products summed over input channels, and each block's 3 × 3 result is transformed
 //! back (`Aᵀ M A`). Every coefficient is 0 or ±1, so the rounding is that of the direct sums.
 
-use super::{Geom, Rhs, for_groups_of, parity_planes, product, simd, with_scratch, zeros};
+use super::{Geom, Rhs, for_groups_of, parity_planes, product, with_scratch, zeros};
 
 /// 2 × 2 output blocks per product: a group's transformed inputs (`9 · K` rows of this many
 /// columns) stay in the caches.
 const TARGET_TILES: usize = 64;
 
-/// Channels each side must have for this path: with fewer the nine products are too thin to
-/// pay for the transforms.
-const MIN_CHANNELS: usize = 8;
+/// Channels each side must have for this path. With fewer, or fewer than [`MIN_TILES`]
+/// blocks, the nine products are too small to pay for the transforms: measured slower than
+/// the unfolded products for the `quick` and `xray` presets' networks (width 16, 16–128
+/// channels, batch 32) and for a search at batch 1, faster for the 64 × 64 DCGAN of width 64
+/// at batch 64 (docs/performance.md).
+const MIN_CHANNELS: usize = 64;
 
-/// 2 × 2 output blocks a call must have in all: with fewer (a search at batch 1) the nine
-/// products are too small to keep the threads busy, and the unfolded products are faster.
-const MIN_TILES: usize = 128;
+/// 2 × 2 output blocks a call must have in all for this path (see [`MIN_CHANNELS`]).
+const MIN_TILES: usize = 256;
 
-/// Whether the layers of `geo` take the Winograd path: 2 × 2 blocks tile the low-resolution
-/// map, there are at least [`MIN_TILES`] of them, and both sides have at least
-/// [`MIN_CHANNELS`] channels. Decided by the shape alone, never by the number of threads, so
-/// that one machine always rounds the same way.
+/// Whether 2 × 2 blocks tile the low-resolution map of `geo`: what [`conv`] and
+/// [`conv_transpose`] need.
+pub(crate) fn fits(geo: Geom) -> bool {
+    geo.h > 0 && geo.w > 0 && geo.h.is_multiple_of(2) && geo.w.is_multiple_of(2)
+}
+
+/// Whether the layers of `geo` take the Winograd path: they [`fit`](fits), there are at least
+/// [`MIN_TILES`] blocks, and both sides have at least [`MIN_CHANNELS`] channels. Decided by
+/// the shape alone, never by the number of threads, so that one machine always rounds the
+/// same way.
 pub(crate) fn applies(geo: Geom) -> bool {
-    geo.h > 0
-        && geo.w > 0
-        && geo.h.is_multiple_of(2)
-        && geo.w.is_multiple_of(2)
+    fits(geo)
         && geo.batch * geo.h * geo.w / 4 >= MIN_TILES
         && geo.c_hi >= MIN_CHANNELS
         && geo.c_lo >= MIN_CHANNELS
+}
+
+/// The distance between the nine positions' matrices of `len` values in the scratch buffers:
+/// one cache line more than `len`. The transforms read or write all nine at once, and nine
+/// streams a multiple of 4 KiB apart would fall into the same cache sets (measured: the
+/// input transform took a third of the time of the 64 × 64 DCGAN's largest layers).
+fn spaced(len: usize) -> usize {
+    len + 16
 }
 
 /// `G g Gᵀ` of a 2 × 2 weight block `g[a][b]` (`a` down, `b` across), row-major 3 × 3.
@@ -305,11 +318,11 @@ fn transform_output_sized<const TW: usize>(
 }
 
 /// Convolution, 4 × 4 kernel, stride 2, padding 1, through F(2 × 2, 2 × 2): `x`
-/// `[B, c_hi, 2h, 2w]`, `u` from [`conv_weights`] → `[B, c_lo, h, w]`. Needs [`applies`].
+/// `[B, c_hi, 2h, 2w]`, `u` from [`conv_weights`] → `[B, c_lo, h, w]`. Needs [`fits`].
 pub(crate) fn conv(x: &[f32], u: &[f32], geo: Geom) -> Vec<f32> {
     let k = 4 * geo.c_hi;
     assert!(
-        applies(geo) && x.len() == geo.hi_len() && u.len() == 9 * geo.c_lo * k,
+        fits(geo) && x.len() == geo.hi_len() && u.len() == 9 * geo.c_lo * k,
         "stride-2 convolution (Winograd): operand sizes do not match {geo:?}"
     );
     let (h, w, c_lo) = (geo.h, geo.w, geo.c_lo);
@@ -323,60 +336,50 @@ pub(crate) fn conv(x: &[f32], u: &[f32], geo: Geom) -> Vec<f32> {
         c_lo * pixels,
         |first, images, out, par| {
             let cols = images * tiles;
+            let (v_stride, m_stride) = (spaced(k * cols), spaced(c_lo * cols));
             let parts_len = images * k * pixels;
             with_scratch(
                 [
-                    9 * k * cols,
-                    9 * c_lo * cols,
+                    9 * v_stride,
+                    9 * m_stride,
                     parts_len + input_scratch((h, w)).max(output_scratch(tw)),
                 ],
                 |[v, m, rest]| {
                     let (parts, rows) = rest.split_at_mut(parts_len);
                     parity_planes(x, geo, first, images, parts);
-                    simd(
-                        #[inline(always)]
-                        || {
-                            for (index, plane) in parts.chunks_exact(pixels).enumerate() {
-                                // Planes come (image, channel, parity); rows of K (parity, channel).
-                                let (image, ci, parity) =
-                                    (index / k, (index / 4) % geo.c_hi, index % 4);
-                                let row = parity * geo.c_hi + ci;
-                                let (py, px) = ((parity / 2) as isize, (parity % 2) as isize);
-                                let target = Target {
-                                    at: row * cols + image * tiles,
-                                    stride: k * cols,
-                                };
-                                transform_input(plane, (h, w), (-py, -px), v, target, rows);
-                            }
-                        },
-                    );
+                    for (index, plane) in parts.chunks_exact(pixels).enumerate() {
+                        // Planes come (image, channel, parity); rows of K (parity, channel).
+                        let (image, ci, parity) = (index / k, (index / 4) % geo.c_hi, index % 4);
+                        let row = parity * geo.c_hi + ci;
+                        let (py, px) = ((parity / 2) as isize, (parity % 2) as isize);
+                        let target = Target {
+                            at: row * cols + image * tiles,
+                            stride: v_stride,
+                        };
+                        transform_input(plane, (h, w), (-py, -px), v, target, rows);
+                    }
                     for xi in 0..9 {
                         product(
-                            &mut m[xi * c_lo * cols..][..c_lo * cols],
+                            &mut m[xi * m_stride..][..c_lo * cols],
                             &u[xi * c_lo * k..][..c_lo * k],
-                            &v[xi * k * cols..][..k * cols],
+                            &v[xi * v_stride..][..k * cols],
                             (c_lo, k, cols),
                             Rhs::RowMajor,
                             false,
                             par,
                         );
                     }
-                    simd(
-                        #[inline(always)]
-                        || {
-                            for (index, plane) in out.chunks_exact_mut(pixels).enumerate() {
-                                let (image, co) = (index / c_lo, index % c_lo);
-                                for (ty, pair) in plane.chunks_exact_mut(2 * w).enumerate() {
-                                    let (top, bottom) = pair.split_at_mut(w);
-                                    let target = Target {
-                                        at: co * cols + image * tiles + ty * tw,
-                                        stride: c_lo * cols,
-                                    };
-                                    transform_output(m, target, tw, [top, bottom], (1, 0), rows);
-                                }
-                            }
-                        },
-                    );
+                    for (index, plane) in out.chunks_exact_mut(pixels).enumerate() {
+                        let (image, co) = (index / c_lo, index % c_lo);
+                        for (ty, pair) in plane.chunks_exact_mut(2 * w).enumerate() {
+                            let (top, bottom) = pair.split_at_mut(w);
+                            let target = Target {
+                                at: co * cols + image * tiles + ty * tw,
+                                stride: m_stride,
+                            };
+                            transform_output(m, target, tw, [top, bottom], (1, 0), rows);
+                        }
+                    }
                 },
             );
         },
@@ -385,12 +388,11 @@ pub(crate) fn conv(x: &[f32], u: &[f32], geo: Geom) -> Vec<f32> {
 }
 
 /// Transposed convolution, 4 × 4 kernel, stride 2, padding 1, through F(2 × 2, 2 × 2): `x`
-/// `[B, c_lo, h, w]`, `u` from [`transpose_weights`] → `[B, c_hi, 2h, 2w]`. Needs
-/// [`applies`].
+/// `[B, c_lo, h, w]`, `u` from [`transpose_weights`] → `[B, c_hi, 2h, 2w]`. Needs [`fits`].
 pub(crate) fn conv_transpose(x: &[f32], u: &[f32], geo: Geom) -> Vec<f32> {
     let (k, c_hi) = (geo.c_lo, geo.c_hi);
     assert!(
-        applies(geo) && x.len() == geo.lo_len() && u.len() == 36 * c_hi * k,
+        fits(geo) && x.len() == geo.lo_len() && u.len() == 36 * c_hi * k,
         "stride-2 transposed convolution (Winograd): operand sizes do not match {geo:?}"
     );
     let (h, w) = (geo.h, geo.w);
@@ -405,36 +407,32 @@ pub(crate) fn conv_transpose(x: &[f32], u: &[f32], geo: Geom) -> Vec<f32> {
         c_hi * 4 * pixels,
         |first, images, out, par| {
             let cols = images * tiles;
+            let (v_stride, m_stride) = (spaced(k * cols), spaced(c_hi * cols));
             let source = &x[first * k * pixels..][..images * k * pixels];
             with_scratch(
                 [
-                    9 * k * cols,
-                    9 * c_hi * cols,
+                    9 * v_stride,
+                    9 * m_stride,
                     input_scratch((h, w)).max(output_scratch(tw)),
                 ],
                 |[v, m, rows]| {
                     for phase in 0..4 {
                         let (r, t) = (phase / 2, phase % 2);
-                        simd(
-                            #[inline(always)]
-                            || {
-                                for (index, plane) in source.chunks_exact(pixels).enumerate() {
-                                    let (image, ci) = (index / k, index % k);
-                                    let target = Target {
-                                        at: ci * cols + image * tiles,
-                                        stride: k * cols,
-                                    };
-                                    let offsets = (r as isize - 1, t as isize - 1);
-                                    transform_input(plane, (h, w), offsets, v, target, rows);
-                                }
-                            },
-                        );
+                        for (index, plane) in source.chunks_exact(pixels).enumerate() {
+                            let (image, ci) = (index / k, index % k);
+                            let target = Target {
+                                at: ci * cols + image * tiles,
+                                stride: v_stride,
+                            };
+                            let offsets = (r as isize - 1, t as isize - 1);
+                            transform_input(plane, (h, w), offsets, v, target, rows);
+                        }
                         let weights = &u[phase * 9 * c_hi * k..][..9 * c_hi * k];
                         for xi in 0..9 {
                             product(
-                                &mut m[xi * c_hi * cols..][..c_hi * cols],
+                                &mut m[xi * m_stride..][..c_hi * cols],
                                 &weights[xi * c_hi * k..][..c_hi * k],
-                                &v[xi * k * cols..][..k * cols],
+                                &v[xi * v_stride..][..k * cols],
                                 (c_hi, k, cols),
                                 Rhs::RowMajor,
                                 false,
@@ -443,31 +441,19 @@ pub(crate) fn conv_transpose(x: &[f32], u: &[f32], geo: Geom) -> Vec<f32> {
                         }
                         // Block row ty of the phase fills output rows 4·ty + r and 4·ty + 2 + r,
                         // every other column from t.
-                        simd(
-                            #[inline(always)]
-                            || {
-                                for (index, plane) in out.chunks_exact_mut(4 * pixels).enumerate() {
-                                    let (image, co) = (index / c_hi, index % c_hi);
-                                    for (ty, band) in plane.chunks_exact_mut(4 * hi_w).enumerate() {
-                                        let (upper, lower) = band.split_at_mut(2 * hi_w);
-                                        let top = &mut upper[r * hi_w..][..hi_w];
-                                        let bottom = &mut lower[r * hi_w..][..hi_w];
-                                        let target = Target {
-                                            at: co * cols + image * tiles + ty * tw,
-                                            stride: c_hi * cols,
-                                        };
-                                        transform_output(
-                                            m,
-                                            target,
-                                            tw,
-                                            [top, bottom],
-                                            (2, t),
-                                            rows,
-                                        );
-                                    }
-                                }
-                            },
-                        );
+                        for (index, plane) in out.chunks_exact_mut(4 * pixels).enumerate() {
+                            let (image, co) = (index / c_hi, index % c_hi);
+                            for (ty, band) in plane.chunks_exact_mut(4 * hi_w).enumerate() {
+                                let (upper, lower) = band.split_at_mut(2 * hi_w);
+                                let top = &mut upper[r * hi_w..][..hi_w];
+                                let bottom = &mut lower[r * hi_w..][..hi_w];
+                                let target = Target {
+                                    at: co * cols + image * tiles + ty * tw,
+                                    stride: m_stride,
+                                };
+                                transform_output(m, target, tw, [top, bottom], (2, t), rows);
+                            }
+                        }
                     }
                 },
             );
