@@ -11,7 +11,10 @@
 //! - The stride-2 layers (4 × 4 kernel, padding 1: the bulk of both networks) through murgan's
 //!   own kernels (the `extension` module), which fold a group of images into each product and give the
 //!   transposed convolution one product per output phase instead of a col2im; their backward
-//!   pass is handwritten (each layer is the other's input gradient). Written with Burn's tensor
+//!   pass is handwritten (each layer is the other's input gradient). Layers of at least 64
+//!   channels a side with at least 256 output blocks of 2 × 2 (the 64 × 64 DCGAN of width 64 at
+//!   batch 64) go through Winograd's F(2 × 2, 2 × 2) instead: 9 products per block and channel
+//!   where the unfolded product takes 16. Written with Burn's tensor
 //!   operations instead (im2col / col2im around one product) these layers were 1.1–6× slower
 //!   (`crates/murgan-kernels/examples/conv_layers.rs`, docs/performance.md).
 //! - BatchNorm and the (Leaky)ReLU after it ([`batch_norm_leaky_relu`]): in inference mode one

@@ -19,6 +19,8 @@
 //! - **Weight gradient** (the same for both layers): the sum over groups of the low-resolution
 //!   side `[c_lo, images·h·w]` times the high-resolution side's unfolded matrix, transposed.
 //!
+//! Large layers of both kinds go through Winograd's F(2 × 2, 2 × 2) instead ([`winograd`]).
+//!
 //! Images are processed in groups of about [`TARGET_COLUMNS`] output pixels, so the unfolded
 //! matrices stay in cache; groups run in parallel on rayon's pool when there are enough of them,
 //! otherwise the products themselves are parallelised.
