@@ -218,10 +218,10 @@ impl Settings {
         // `quick` gives the DCGAN that AnoGAN and f-AnoGAN share, and the izi encoder, three
         // times the others' iterations: at 32×32 and width 16 its 1,000 iterations take about
         // a quarter of a category's time (20 of 80 s on two cores), and f-AnoGAN carries the
-        // main job's table (docs/results.md, E9).
-        let dcgan_iterations = a
-            .iterations
-            .unwrap_or(if quick { 3 * iterations } else { iterations });
+        // main job's table (docs/results.md, E11).
+        let dcgan_iterations =
+            a.iterations
+                .unwrap_or(if quick { 3 * iterations } else { iterations });
         let iterations = a.iterations.unwrap_or(iterations);
         let encoder_iterations = xray
             .as_ref()

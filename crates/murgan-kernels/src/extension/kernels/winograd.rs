@@ -14,7 +14,8 @@
 //! Nested in two dimensions, each 2 × 2 output block takes its 3 × 3 input block transformed
 //! (`Bᵀ D B`), each weight is transformed to 3 × 3 (`G g Gᵀ`), the nine positions are nine
 //! matrix products summed over input channels, and each block's 3 × 3 result is transformed
-//! back (`Aᵀ M A`). Every coefficient is 0 or ±1, so the rounding is that of the direct sums.
+//! back (`Aᵀ M A`). Every coefficient is 0 or ±1, so the transforms scale nothing; the results
+//! differ from the direct sums only by the order of the additions (tested to 1e-4).
 
 use super::{Geom, Rhs, for_groups_of, parity_planes, product, with_scratch, zeros};
 
@@ -51,8 +52,8 @@ pub(crate) fn applies(geo: Geom) -> bool {
 
 /// The distance between the nine positions' matrices of `len` values in the scratch buffers:
 /// one cache line more than `len`. The transforms read or write all nine at once, and nine
-/// streams a multiple of 4 KiB apart would fall into the same cache sets (measured: the
-/// input transform took a third of the time of the 64 × 64 DCGAN's largest layers).
+/// streams a multiple of 4 KiB apart fall into the same cache sets (measured: the batch-64
+/// search 5–10 % faster than with the matrices end to end).
 fn spaced(len: usize) -> usize {
     len + 16
 }
@@ -164,7 +165,6 @@ fn transform_input(
 }
 
 /// [`transform_input`] for `w / 2 == TW`, or any width for `TW == 0`.
-#[inline(always)]
 fn transform_input_sized<const TW: usize>(
     plane: &[f32],
     (h, w): (usize, usize),
@@ -274,7 +274,6 @@ fn transform_output(
 }
 
 /// [`transform_output`] for `tw == TW`, or any `tw` for `TW == 0`.
-#[inline(always)]
 fn transform_output_sized<const TW: usize>(
     m: &[f32],
     target: Target,
