@@ -17,6 +17,8 @@
 //! back (`Aᵀ M A`). Every coefficient is 0 or ±1, so the transforms scale nothing; the results
 //! differ from the direct sums only by the order of the additions (tested to 1e-4).
 
+use gemm::Parallelism;
+
 use super::{Geom, Rhs, for_groups_of, parity_planes, product, with_scratch, zeros};
 
 /// 2 × 2 output blocks per product: a group's transformed inputs (`9 · K` rows of this many
@@ -316,6 +318,28 @@ fn transform_output_sized<const TW: usize>(
     }
 }
 
+/// The nine positions' products `m[ξ] = u[ξ] · v[ξ]`, each `[rows, k] · [k, cols]`: `u` holds
+/// the nine weight matrices end to end, `m` and `v` one matrix every `stride` values.
+fn nine_products(
+    (m, m_stride): (&mut [f32], usize),
+    u: &[f32],
+    (v, v_stride): (&[f32], usize),
+    (rows, k, cols): (usize, usize, usize),
+    par: Parallelism,
+) {
+    for xi in 0..9 {
+        product(
+            &mut m[xi * m_stride..][..rows * cols],
+            &u[xi * rows * k..][..rows * k],
+            &v[xi * v_stride..][..k * cols],
+            (rows, k, cols),
+            Rhs::RowMajor,
+            false,
+            par,
+        );
+    }
+}
+
 /// Convolution, 4 × 4 kernel, stride 2, padding 1, through F(2 × 2, 2 × 2): `x`
 /// `[B, c_hi, 2h, 2w]`, `u` from [`conv_weights`] → `[B, c_lo, h, w]`. Needs [`fits`].
 pub(crate) fn conv(x: &[f32], u: &[f32], geo: Geom) -> Vec<f32> {
@@ -357,17 +381,7 @@ pub(crate) fn conv(x: &[f32], u: &[f32], geo: Geom) -> Vec<f32> {
                         };
                         transform_input(plane, (h, w), (-py, -px), v, target, rows);
                     }
-                    for xi in 0..9 {
-                        product(
-                            &mut m[xi * m_stride..][..c_lo * cols],
-                            &u[xi * c_lo * k..][..c_lo * k],
-                            &v[xi * v_stride..][..k * cols],
-                            (c_lo, k, cols),
-                            Rhs::RowMajor,
-                            false,
-                            par,
-                        );
-                    }
+                    nine_products((m, m_stride), u, (v, v_stride), (c_lo, k, cols), par);
                     for (index, plane) in out.chunks_exact_mut(pixels).enumerate() {
                         let (image, co) = (index / c_lo, index % c_lo);
                         for (ty, pair) in plane.chunks_exact_mut(2 * w).enumerate() {
@@ -427,17 +441,8 @@ pub(crate) fn conv_transpose(x: &[f32], u: &[f32], geo: Geom) -> Vec<f32> {
                             transform_input(plane, (h, w), offsets, v, target, rows);
                         }
                         let weights = &u[phase * 9 * c_hi * k..][..9 * c_hi * k];
-                        for xi in 0..9 {
-                            product(
-                                &mut m[xi * m_stride..][..c_hi * cols],
-                                &weights[xi * c_hi * k..][..c_hi * k],
-                                &v[xi * v_stride..][..k * cols],
-                                (c_hi, k, cols),
-                                Rhs::RowMajor,
-                                false,
-                                par,
-                            );
-                        }
+                        let shape = (c_hi, k, cols);
+                        nine_products((m, m_stride), weights, (v, v_stride), shape, par);
                         // Block row ty of the phase fills output rows 4·ty + r and 4·ty + 2 + r,
                         // every other column from t.
                         for (index, plane) in out.chunks_exact_mut(4 * pixels).enumerate() {
