@@ -127,6 +127,41 @@ fn blob_bone(part: Part, cortex: f32) -> Bone {
     }
 }
 
+/// HAND's film is collimated to the hand, as a PA hand radiograph is: the hand is drawn this
+/// many times larger about this point than the layout above, so it fills the film from the
+/// carpals to the fingertips (without it the hand filled a third of the film's width).
+const HAND_FRAME: (f32, P2) = (1.5, (0.5, 0.7));
+
+/// Calibre of the hand's bones and soft tissue against the layout's: stockier than an adult
+/// hand, so that at a 32×32 network input a phalanx is about two pixels wide and a fracture
+/// (drawn 3×) changes about as many of those pixels by more than 0.05 as one in the wrist or
+/// the elbow: 23 on average over 62 fractures, against 25 and 26 (at calibre 1 without
+/// [`HAND_FRAME`], 5).
+const HAND_CALIBRE: f32 = 1.4;
+
+/// `part` magnified `zoom` times about `centre`: positions and sizes.
+fn magnified(part: Part, zoom: f32, centre: P2) -> Part {
+    let m = |q: P2| {
+        (
+            centre.0 + (q.0 - centre.0) * zoom,
+            centre.1 + (q.1 - centre.1) * zoom,
+        )
+    };
+    match part {
+        Part::Shaft { a, b, r } => Part::Shaft {
+            a: m(a),
+            b: m(b),
+            r: r * zoom,
+        },
+        Part::Blob { c, rx, ry, angle } => Part::Blob {
+            c: m(c),
+            rx: rx * zoom,
+            ry: ry * zoom,
+            angle,
+        },
+    }
+}
+
 /// A point at distance `len` from `p` in direction `angle` (radians, 0 = right, π/2 = down).
 fn step(p: P2, angle: f32, len: f32) -> P2 {
     (p.0 + angle.cos() * len, p.1 + angle.sin() * len)
@@ -299,6 +334,7 @@ pub fn build<R: Rng>(category: Category, rng: &mut R) -> Anatomy {
             tissue.push(shaft((0.5, -0.1), (0.5, 1.1), 0.23 * s));
         }
         Category::Hand => {
+            let s = s * HAND_CALIBRE;
             for k in 0..2 {
                 bones.push(long_bone(
                     (0.42 + 0.17 * k as f32, 1.15),
@@ -337,6 +373,13 @@ pub fn build<R: Rng>(category: Category, rng: &mut R) -> Anatomy {
             tissue.push(shaft(step(tb, ta, 0.08), tip, 0.045 * s));
             tissue.push(ellipse((0.5, 0.75), 0.2 * s, 0.22, 0.0));
             tissue.push(shaft((0.5, 0.9), (0.5, 1.2), 0.18 * s));
+            for part in bones
+                .iter_mut()
+                .flat_map(|b| b.parts.iter_mut())
+                .chain(&mut tissue)
+            {
+                *part = magnified(*part, HAND_FRAME.0, HAND_FRAME.1);
+            }
         }
         Category::Finger => {
             let angle = -std::f32::consts::FRAC_PI_2 + rng.random_range(-0.15..0.15);

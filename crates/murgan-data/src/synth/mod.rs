@@ -483,4 +483,49 @@ mod tests {
         }
         assert_eq!(seen.len(), 4, "all pathologies drawn: {seen:?}");
     }
+
+    /// `image` shrunk `factor` times by block means, as the loader's resize does.
+    fn shrunk(image: &GrayImage, factor: usize) -> Vec<f32> {
+        let n = image.width as usize;
+        let m = n / factor;
+        let mut out = vec![0.0; m * m];
+        for (i, v) in image.pixels.iter().enumerate() {
+            out[(i / n / factor) * m + (i % n) / factor] += v / (factor * factor) as f32;
+        }
+        out
+    }
+
+    #[test]
+    fn fractures_stay_visible_at_32_pixels_in_every_category() {
+        // The main job renders 128×128 films, draws findings 3× and trains on 32×32: a
+        // fracture must change a few dozen of those pixels in every category, HAND included
+        // (whose phalanges were once a pixel wide, and its fractures changed 5 pixels).
+        for cat in Category::ALL {
+            let mut counts = Vec::new();
+            for seed in 0..200u64 {
+                let a = patient_anatomy(cat, 1000 + seed);
+                let Some(f) = study_finding(&a, 5000 + seed) else {
+                    continue;
+                };
+                if f.pathology.name() != "fracture" {
+                    continue;
+                }
+                let f = Finding { scale: 3.0, ..f };
+                let normal = shrunk(&render_view(&a, None, seed, 0, 128), 4);
+                let abnormal = shrunk(&render_view(&a, Some(&f), seed, 0, 128), 4);
+                let changed = normal
+                    .iter()
+                    .zip(&abnormal)
+                    .filter(|(x, y)| (*x - *y).abs() > 0.05)
+                    .count();
+                counts.push(changed as f32);
+                if counts.len() == 10 {
+                    break;
+                }
+            }
+            let mean = counts.iter().sum::<f32>() / counts.len() as f32;
+            eprintln!("{cat}: {mean}");
+            assert!(counts.len() == 10 && mean >= 15.0, "{cat}: {counts:?}");
+        }
+    }
 }
