@@ -392,6 +392,14 @@ pub fn preview(
 mod tests {
     use super::*;
 
+    /// How many values of `a` and `b` differ by more than `by`.
+    fn changed_pixels(a: &[f32], b: &[f32], by: f32) -> usize {
+        a.iter()
+            .zip(b)
+            .filter(|(x, y)| (*x - *y).abs() > by)
+            .count()
+    }
+
     fn max_abs_diff(a: &GrayImage, b: &GrayImage) -> f32 {
         a.pixels
             .iter()
@@ -458,12 +466,7 @@ mod tests {
             let normal = render_view(&a, None, seed, 0, 128);
             let abnormal = render_view(&a, Some(&f), seed, 0, 128);
             let diff = max_abs_diff(&normal, &abnormal);
-            let changed = normal
-                .pixels
-                .iter()
-                .zip(&abnormal.pixels)
-                .filter(|(x, y)| (*x - *y).abs() > 0.05)
-                .count();
+            let changed = changed_pixels(&normal.pixels, &abnormal.pixels, 0.05);
             assert!(
                 changed >= 5,
                 "{cat} {}: only {changed} pixels changed",
@@ -484,22 +487,18 @@ mod tests {
         assert_eq!(seen.len(), 4, "all pathologies drawn: {seen:?}");
     }
 
-    /// `image` shrunk `factor` times by block means (an area resize).
-    fn shrunk(image: &GrayImage, factor: usize) -> Vec<f32> {
-        let n = image.width as usize;
-        let m = n / factor;
-        let mut out = vec![0.0; m * m];
-        for (i, v) in image.pixels.iter().enumerate() {
-            out[(i / n / factor) * m + (i % n) / factor] += v / (factor * factor) as f32;
-        }
-        out
-    }
-
     #[test]
     fn fractures_stay_visible_at_32_pixels_in_every_category() {
-        // The main job renders 128×128 films, draws findings 3× and trains on 32×32: a
-        // fracture must change at least 15 of those pixels on average in every category, HAND
-        // included (whose phalanges were once a pixel wide, and its fractures changed 5).
+        // The main job renders 128×128 films, draws findings 3× and trains on what the loader
+        // makes of them at 32×32: a fracture must change at least 15 of those pixels on
+        // average in every category, HAND included (whose phalanges were once a pixel wide,
+        // and its fractures changed about 5). The loader maps [0, 1] to [-1, 1], so a change
+        // of 0.05 on the film is one of 0.1 there.
+        let input = |img: &GrayImage| {
+            crate::image::preprocess(img, &crate::PreprocessConfig::new(32), 0)
+                .map(|p| p.pixels)
+                .unwrap()
+        };
         for cat in Category::ALL {
             let mut counts = Vec::new();
             for seed in 0..200u64 {
@@ -507,18 +506,13 @@ mod tests {
                 let Some(f) = study_finding(&a, 5000 + seed) else {
                     continue;
                 };
-                if f.pathology.name() != "fracture" {
+                if !matches!(f.pathology, Pathology::Fracture { .. }) {
                     continue;
                 }
                 let f = Finding { scale: 3.0, ..f };
-                let normal = shrunk(&render_view(&a, None, seed, 0, 128), 4);
-                let abnormal = shrunk(&render_view(&a, Some(&f), seed, 0, 128), 4);
-                let changed = normal
-                    .iter()
-                    .zip(&abnormal)
-                    .filter(|(x, y)| (*x - *y).abs() > 0.05)
-                    .count();
-                counts.push(changed as f32);
+                let normal = input(&render_view(&a, None, seed, 0, 128));
+                let abnormal = input(&render_view(&a, Some(&f), seed, 0, 128));
+                counts.push(changed_pixels(&normal, &abnormal, 0.1) as f32);
                 if counts.len() == 10 {
                     break;
                 }
