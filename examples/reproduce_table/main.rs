@@ -69,7 +69,7 @@ struct Args {
     #[arg(long, default_value = "quick")]
     preset: String,
     /// Training iterations of each GAN (and of the izi encoder). Default: the preset's (quick:
-    /// 3,000 for the DCGAN of AnoGAN and f-AnoGAN and for the izi encoder, 1,000 for alpha-GAN
+    /// 2,000 for the DCGAN of AnoGAN and f-AnoGAN and for the izi encoder, 400 for alpha-GAN
     /// and SQUID).
     #[arg(long)]
     iterations: Option<usize>,
@@ -121,8 +121,9 @@ struct Args {
     /// AnoGAN search: restarts per image.
     #[arg(long)]
     restarts: Option<usize>,
-    /// Synthetic studies per category (without data).
-    #[arg(long, default_value_t = 300)]
+    /// Synthetic studies per category (without data): 600 give each category about 500
+    /// normal training images (docs/results.md, E18–E19).
+    #[arg(long, default_value_t = 600)]
     per_category: usize,
     /// Size of the synthetic findings against the generator's default drawing (without data).
     #[arg(long, default_value_t = 3.0)]
@@ -199,7 +200,7 @@ impl Settings {
         };
         let (image_size, latent_dim, width, batch_size, iterations, lr, steps) =
             match (a.preset.as_str(), &xray) {
-                ("quick", _) => (32, 32, 16, 32, 1000, 5e-4, 100),
+                ("quick", _) => (32, 32, 16, 32, 400, 5e-4, 100),
                 ("paper", _) => (64, 128, 64, 128, 10_000, 1e-4, 500),
                 (_, Some(p)) => (
                     p.image_size,
@@ -215,13 +216,13 @@ impl Settings {
                 }
             };
         let quick = a.preset == "quick";
-        // `quick` gives the DCGAN that AnoGAN and f-AnoGAN share, and the izi encoder, three
-        // times the others' iterations: at 32×32 and width 16 its 1,000 iterations take about
-        // a quarter of a category's time (20 of 80 s on two cores), and f-AnoGAN carries the
-        // main job's table (docs/results.md, E11).
+        // `quick` gives the DCGAN that AnoGAN and f-AnoGAN share, and the izi encoder, five
+        // times the others' iterations: f-AnoGAN carries the main job's table (docs/results.md,
+        // E11 and E19), and 2,000 + 2,000 of its iterations take 95 s of a category's 150 on a
+        // 2-core Zen 3, where alpha-GAN's and SQUID's 400 take about 45.
         let dcgan_iterations =
             a.iterations
-                .unwrap_or(if quick { 3 * iterations } else { iterations });
+                .unwrap_or(if quick { 5 * iterations } else { iterations });
         let iterations = a.iterations.unwrap_or(iterations);
         let encoder_iterations = xray
             .as_ref()
@@ -353,7 +354,7 @@ fn main() -> Result<()> {
             finding_scale: a.finding_scale,
             ..Default::default()
         };
-        if !dir.join("MURA-v1.1").is_dir() {
+        if !synth::is_complete(&dir) {
             let report = synth::generate(&dir, &config, &|_, _| {})?;
             eprintln!(
                 "generated {} synthetic images in {}",

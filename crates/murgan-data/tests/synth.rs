@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use murgan_data::synth::{SynthConfig, generate};
+use murgan_data::synth::{SynthConfig, generate, is_complete};
 use murgan_data::{Category, Label, Split, mura};
 
 fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -42,8 +42,13 @@ fn same_seed_same_bytes_and_a_clean_mura_index() {
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
     );
+    assert!(!is_complete(a.path()));
     let report = generate(a.path(), &cfg, &|_, _| {}).unwrap();
+    assert!(is_complete(a.path()));
+    // Generating again over a set (as a restarted run does): the same files, complete again.
     generate(b.path(), &cfg, &|_, _| {}).unwrap();
+    generate(b.path(), &cfg, &|_, _| {}).unwrap();
+    assert!(is_complete(b.path()));
     generate(
         c.path(),
         &SynthConfig {

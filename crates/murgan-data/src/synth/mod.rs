@@ -21,8 +21,9 @@ use serde::{Deserialize, Serialize};
 pub use anatomy::{Anatomy, Bone, Part};
 pub use render::{Finding, Pathology, View};
 
-use crate::atomic::write_atomic;
+use crate::atomic::{write_atomic, write_renamed};
 use crate::image::GrayImage;
+use crate::image::png_bytes;
 pub use crate::image::write_png;
 use crate::mura::{MURA_DIR, image_paths_csv, labeled_studies_csv};
 use crate::seed::item_seed;
@@ -284,8 +285,17 @@ pub struct SynthReport {
     pub images: usize,
 }
 
+/// Whether [`generate`] finished writing a set under `out`: the last file it writes, the
+/// valid split's study labels, is there (an interrupted run leaves a set without it).
+pub fn is_complete(out: &Path) -> bool {
+    out.join(MURA_DIR)
+        .join(labeled_studies_csv(Split::Valid))
+        .is_file()
+}
+
 /// Writes a MURA-v1.1-shaped tree under `out` (`out/MURA-v1.1/...`, PNGs and both CSVs for
-/// each split). `progress` is called with the number of studies written so far.
+/// each split, the valid split's study labels last). `progress` is called with the number of
+/// studies written so far.
 pub fn generate(
     out: &Path,
     config: &SynthConfig,
@@ -294,6 +304,11 @@ pub fn generate(
     let plans = plan(config)?;
     let dir = out.join(MURA_DIR);
     fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, e))?;
+    // Until this run has written everything, the folder is not a complete set.
+    let marker = dir.join(labeled_studies_csv(Split::Valid));
+    if marker.is_file() {
+        fs::remove_file(&marker).map_err(|e| DataError::io(&marker, e))?;
+    }
     let done = std::sync::atomic::AtomicUsize::new(0);
     let total = plans.len();
     // Each study's finding, in plan order, as it was rendered.
@@ -304,7 +319,12 @@ pub fn generate(
             fs::create_dir_all(&study_dir).map_err(|e| DataError::io(&study_dir, e))?;
             let (finding, images) = render_study(p, config.image_size);
             for (i, img) in images.iter().enumerate() {
-                write_png(&study_dir.join(format!("image{}.png", i + 1)), img)?;
+                // Not synced one by one (a sync per image doubled the time of a large set):
+                // the CSVs, written last and synced, mark the set complete.
+                let path = study_dir.join(format!("image{}.png", i + 1));
+                let png = png_bytes(img)
+                    .map_err(|e| DataError::InvalidParameter(format!("{}: {e}", path.display())))?;
+                write_renamed(&path, &png)?;
             }
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             progress(n, total);

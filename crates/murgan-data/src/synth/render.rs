@@ -240,6 +240,30 @@ impl Bounds {
         }
     }
 
+    /// The box around `points`, widened by [`BOUNDS_MARGIN`].
+    fn around(points: &[P2]) -> Bounds {
+        let m = BOUNDS_MARGIN;
+        let (mut min, mut max) = (
+            (f32::INFINITY, f32::INFINITY),
+            (f32::NEG_INFINITY, f32::NEG_INFINITY),
+        );
+        for p in points {
+            min = (min.0.min(p.0), min.1.min(p.1));
+            max = (max.0.max(p.0), max.1.max(p.1));
+        }
+        Bounds {
+            min: (min.0 - m, min.1 - m),
+            max: (max.0 + m, max.1 + m),
+        }
+    }
+
+    fn meets(&self, other: &Bounds) -> bool {
+        self.min.0 <= other.max.0
+            && other.min.0 <= self.max.0
+            && self.min.1 <= other.max.1
+            && other.min.1 <= self.max.1
+    }
+
     fn contains(&self, q: P2) -> bool {
         q.0 >= self.min.0 && q.0 <= self.max.0 && q.1 >= self.min.1 && q.1 <= self.max.1
     }
@@ -378,8 +402,8 @@ pub fn finding_centre(anatomy: &Anatomy, finding: &Finding) -> Option<P2> {
 }
 
 /// Total attenuation at anatomy point `q`.
-fn attenuation(scene: &Scene, finding: Option<&Finding>, q: P2) -> f32 {
-    let tissue = scene
+fn attenuation(near: &Near, finding: Option<&Finding>, q: P2) -> f32 {
+    let tissue = near
         .tissue
         .iter()
         .filter(|(_, b)| b.contains(q))
@@ -390,7 +414,8 @@ fn attenuation(scene: &Scene, finding: Option<&Finding>, q: P2) -> f32 {
         .fold(0.0, f32::max);
     // Thick soft tissue (a shoulder) saturates instead of glowing like bone.
     let mut total = MU_TISSUE * TISSUE_SAT * (1.0 - (-tissue / TISSUE_SAT).exp());
-    for (i, bone) in scene.bones.iter().enumerate() {
+    // In the anatomy's order: the sum is the same as over every bone (the others add 0).
+    for &(i, bone) in &near.bones {
         let hit = finding.filter(|f| f.bone == i);
         total += match (hit, &bone.frame) {
             // A finding reaches beyond its bone (a plate, a displaced fragment).
@@ -400,6 +425,34 @@ fn attenuation(scene: &Scene, finding: Option<&Finding>, q: P2) -> f32 {
         };
     }
     total
+}
+
+/// The tissue parts and bones (with their index in the anatomy) whose bounds meet one tile of
+/// the film, and the bone that carries the finding.
+struct Near<'s, 'a> {
+    tissue: Vec<&'s (&'a Part, Bounds)>,
+    bones: Vec<(usize, &'s Prepared<'a>)>,
+}
+
+impl<'s, 'a> Near<'s, 'a> {
+    fn new(scene: &'s Scene<'a>, area: Bounds, finding: Option<&Finding>) -> Self {
+        Near {
+            tissue: scene
+                .tissue
+                .iter()
+                .filter(|(_, b)| b.meets(&area))
+                .collect(),
+            bones: scene
+                .bones
+                .iter()
+                .enumerate()
+                .filter(|(i, bone)| {
+                    finding.is_some_and(|f| f.bone == *i)
+                        || bone.bounds.is_some_and(|b| b.meets(&area))
+                })
+                .collect(),
+        }
+    }
 }
 
 fn pathological_bone(bone: &Prepared, frame: &Frame, f: &Finding, q: P2) -> f32 {
@@ -496,6 +549,9 @@ pub fn render<R: Rng>(
     render_scene(&Scene::new(anatomy), finding, view, size, noise_rng)
 }
 
+/// Side of the square tiles of pixels that share one list of nearby parts.
+const TILE: usize = 16;
+
 /// [`render`] of a prepared anatomy.
 fn render_scene<R: Rng>(
     scene: &Scene,
@@ -508,16 +564,26 @@ fn render_scene<R: Rng>(
     let mut pixels = vec![0.0f32; n * n];
     let inv = 1.0 / size as f32;
     let turn = (-view.angle).sin_cos();
-    for y in 0..n {
-        for x in 0..n {
-            let mut acc = 0.0;
-            for (ox, oy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
-                let p = ((x as f32 + ox) * inv, (y as f32 + oy) * inv);
-                let a = attenuation(scene, finding, view.body_point(turn, p));
-                acc += 1.0 - (-a * view.exposure).exp();
+    for ty in (0..n).step_by(TILE) {
+        for tx in (0..n).step_by(TILE) {
+            let (y1, x1) = ((ty + TILE).min(n), (tx + TILE).min(n));
+            // The view maps the tile's square to a parallelogram: the box of its corners
+            // holds every sample of the tile.
+            let corners = [(tx, ty), (x1, ty), (tx, y1), (x1, y1)]
+                .map(|(x, y)| view.body_point(turn, (x as f32 * inv, y as f32 * inv)));
+            let near = Near::new(scene, Bounds::around(&corners), finding);
+            for y in ty..y1 {
+                for x in tx..x1 {
+                    let mut acc = 0.0;
+                    for (ox, oy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
+                        let p = ((x as f32 + ox) * inv, (y as f32 + oy) * inv);
+                        let a = attenuation(&near, finding, view.body_point(turn, p));
+                        acc += 1.0 - (-a * view.exposure).exp();
+                    }
+                    let fog = view.fog * (1.0 - 0.5 * (y as f32 * inv));
+                    pixels[y * n + x] = (acc / 4.0).powf(view.gamma) + fog;
+                }
             }
-            let fog = view.fog * (1.0 - 0.5 * (y as f32 * inv));
-            pixels[y * n + x] = (acc / 4.0).powf(view.gamma) + fog;
         }
     }
     if let Some(corner) = view.marker {
