@@ -29,7 +29,7 @@ struct Args {
     #[arg(long, default_value_t = 32)]
     image_size: u32,
     /// Studies per category of the synthetic set (the main job's).
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 600)]
     per_category: usize,
     /// Size of the synthetic findings against the generator's default drawing (the main
     /// job's).

@@ -69,7 +69,7 @@ struct Args {
     #[arg(long, default_value = "quick")]
     preset: String,
     /// Training iterations of each GAN (and of the izi encoder). Default: the preset's (quick:
-    /// 2,000 for the DCGAN of AnoGAN and f-AnoGAN and for the izi encoder, 400 for alpha-GAN
+    /// 2,000 for the DCGAN of AnoGAN and f-AnoGAN and for the izi encoder, 250 for alpha-GAN
     /// and SQUID).
     #[arg(long)]
     iterations: Option<usize>,
@@ -198,15 +198,23 @@ impl Settings {
             "xray-gpu" => Some(Preset::xray_gpu()),
             _ => None,
         };
-        let (image_size, latent_dim, width, batch_size, iterations, lr, steps) =
+        // `quick` spends most of its minutes on the DCGAN that AnoGAN and f-AnoGAN share and
+        // on the izi encoder: f-AnoGAN carries the main job's table (docs/results.md, E11 and
+        // E18–E19), and its 2,000 + 2,000 iterations take about 100 s of a category's 150 on a
+        // 2-core Zen 3; alpha-GAN and SQUID get 250 each (about 15 s apiece), the latent search
+        // 50 steps (about 7 s), so that all seven categories fit in 20 minutes there.
+        // (size, latent, width, batch, DCGAN iterations, alpha-GAN and SQUID iterations, lr,
+        // search steps)
+        let (image_size, latent_dim, width, batch_size, gan_iterations, iterations, lr, steps) =
             match (a.preset.as_str(), &xray) {
-                ("quick", _) => (32, 32, 16, 32, 400, 5e-4, 100),
-                ("paper", _) => (64, 128, 64, 128, 10_000, 1e-4, 500),
+                ("quick", _) => (32, 32, 16, 32, 2000, 250, 5e-4, 50),
+                ("paper", _) => (64, 128, 64, 128, 10_000, 10_000, 1e-4, 500),
                 (_, Some(p)) => (
                     p.image_size,
                     p.latent_dim,
                     p.width,
                     p.batch_size,
+                    p.iterations,
                     p.iterations,
                     p.lr,
                     100,
@@ -216,13 +224,7 @@ impl Settings {
                 }
             };
         let quick = a.preset == "quick";
-        // `quick` gives the DCGAN that AnoGAN and f-AnoGAN share, and the izi encoder, five
-        // times the others' iterations: f-AnoGAN carries the main job's table (docs/results.md,
-        // E11 and E19), and 2,000 + 2,000 of its iterations take 95 s of a category's 150 on a
-        // 2-core Zen 3, where alpha-GAN's and SQUID's 400 take about 45.
-        let dcgan_iterations =
-            a.iterations
-                .unwrap_or(if quick { 5 * iterations } else { iterations });
+        let dcgan_iterations = a.iterations.unwrap_or(gan_iterations);
         let iterations = a.iterations.unwrap_or(iterations);
         let encoder_iterations = xray
             .as_ref()
