@@ -200,7 +200,7 @@ impl Settings {
         };
         // `quick` spends most of its minutes on the DCGAN that AnoGAN and f-AnoGAN share and
         // on the izi encoder: f-AnoGAN carries the main job's table (docs/results.md, E11 and
-        // E18–E19), and its 2,000 + 2,000 iterations take about 100 s of a category's 150 on a
+        // E18–E19), and its 2,000 + 2,000 iterations take about 100 s of a category's 130 on a
         // 2-core Zen 3; alpha-GAN and SQUID get 250 each (about 15 s apiece), the latent search
         // 50 steps (about 7 s), so that all seven categories fit in 20 minutes there.
         // (size, latent, width, batch, DCGAN iterations, alpha-GAN and SQUID iterations, lr,
