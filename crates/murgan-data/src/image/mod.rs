@@ -23,7 +23,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use png::{png_bytes, write_png};
+pub use png::{png_bytes, write_png, write_png_renamed};
 pub use preprocess::{
     Augment, Placement, PreprocessConfig, Preprocessed, augment, equalize, flip_horizontal, load,
     preprocess, rotate, zoom_shift,

@@ -21,10 +21,10 @@ use serde::{Deserialize, Serialize};
 pub use anatomy::{Anatomy, Bone, Part};
 pub use render::{Finding, Pathology, View};
 
-use crate::atomic::{write_atomic, write_renamed};
+use crate::atomic::write_atomic;
 use crate::image::GrayImage;
-use crate::image::png_bytes;
 pub use crate::image::write_png;
+use crate::image::write_png_renamed;
 use crate::mura::{MURA_DIR, image_paths_csv, labeled_studies_csv};
 use crate::seed::item_seed;
 use crate::{Category, DataError, Label, Result, Split};
@@ -288,9 +288,12 @@ pub struct SynthReport {
 /// Whether [`generate`] finished writing a set under `out`: the last file it writes, the
 /// valid split's study labels, is there (an interrupted run leaves a set without it).
 pub fn is_complete(out: &Path) -> bool {
-    out.join(MURA_DIR)
-        .join(labeled_studies_csv(Split::Valid))
-        .is_file()
+    completion_marker(&out.join(MURA_DIR)).is_file()
+}
+
+/// The file [`generate`] writes last into a set's `MURA-v1.1` folder `dir`.
+fn completion_marker(dir: &Path) -> PathBuf {
+    dir.join(labeled_studies_csv(Split::Valid))
 }
 
 /// Writes a MURA-v1.1-shaped tree under `out` (`out/MURA-v1.1/...`, PNGs and both CSVs for
@@ -305,7 +308,7 @@ pub fn generate(
     let dir = out.join(MURA_DIR);
     fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, e))?;
     // Until this run has written everything, the folder is not a complete set.
-    let marker = dir.join(labeled_studies_csv(Split::Valid));
+    let marker = completion_marker(&dir);
     if marker.is_file() {
         fs::remove_file(&marker).map_err(|e| DataError::io(&marker, e))?;
     }
@@ -321,10 +324,7 @@ pub fn generate(
             for (i, img) in images.iter().enumerate() {
                 // Not synced one by one (a sync per image doubled the time of a large set):
                 // the CSVs, written last and synced, mark the set complete.
-                let path = study_dir.join(format!("image{}.png", i + 1));
-                let png = png_bytes(img)
-                    .map_err(|e| DataError::InvalidParameter(format!("{}: {e}", path.display())))?;
-                write_renamed(&path, &png)?;
+                write_png_renamed(&study_dir.join(format!("image{}.png", i + 1)), img)?;
             }
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             progress(n, total);

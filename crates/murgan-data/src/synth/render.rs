@@ -215,22 +215,18 @@ struct Bounds {
 
 impl Bounds {
     fn of(part: &Part) -> Bounds {
-        let (min, max) = match *part {
-            Part::Shaft { a, b, r } => (
+        let corners = match *part {
+            Part::Shaft { a, b, r } => [
                 (a.0.min(b.0) - r, a.1.min(b.1) - r),
                 (a.0.max(b.0) + r, a.1.max(b.1) + r),
-            ),
+            ],
             // The ellipse lies in the disc of its longer half-axis.
             Part::Blob { c, rx, ry, .. } => {
                 let h = rx.abs().max(ry.abs());
-                ((c.0 - h, c.1 - h), (c.0 + h, c.1 + h))
+                [(c.0 - h, c.1 - h), (c.0 + h, c.1 + h)]
             }
         };
-        let m = BOUNDS_MARGIN;
-        Bounds {
-            min: (min.0 - m, min.1 - m),
-            max: (max.0 + m, max.1 + m),
-        }
+        Bounds::around(&corners)
     }
 
     fn union(self, other: Bounds) -> Bounds {
